@@ -1,0 +1,160 @@
+"""The ``scrape`` command: options -> Settings -> one ``asyncio.run`` -> one error line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from . import config
+from .errors import ScraperError
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+_RESOLVE_HELP = ("Map hosts to an address, like curl --resolve: 'PATTERN=ADDR:PORT', "
+                 "e.g. '*.test=127.0.0.1:8899'. Repeatable; also read from SCRAPER_RESOLVE.")
+_STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB) or a directory (the "
+               "embedded JSON store). Default: MONGODB_URI, else mongodb://localhost:27017/"
+               "scraper if it answers within 2 s, else ./scrape-data.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Collect a video site's category into MongoDB, with files, comments and stats.
+
+    \b
+    Quick start against the bundled replica (see README):
+      scrape run --category today-hot --resolve '*.test=127.0.0.1:8899'
+    """
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    for noisy in ("asyncio", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@cli.command()
+@click.option("--category", default="today-hot", show_default=True,
+              help="Category to crawl, by CLI name (today-hot, …).")
+@click.option("--site", default="youku-replica", show_default=True,
+              help="Site profile under selectors/ (youku, youku-replica).")
+@click.option("--pages", type=click.IntRange(min=1), help="Stop after this many catalogue pages.")
+@click.option("--max-videos", type=click.IntRange(min=1), help="Stop after this many videos.")
+@click.option("--store", help=_STORE_HELP)
+@click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
+              show_default=True, help="Where thumbnails and segments are written.")
+@click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Browser tabs rendering pages at once.")
+@click.option("--no-media", is_flag=True, help="Record segments but download no files.")
+@click.option("--max-comments", type=click.IntRange(min=0),
+              help="At most this many top-level comments per video (0: none).")
+@click.option("--headed", is_flag=True, help="Show the browser (needs a display: xvfb-run).")
+@click.option("--slow-mo", "slow_mo", type=click.IntRange(min=0), default=0,
+              help="With --headed: slow every browser action by this many ms.")
+@click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
+              help="Use site profiles and selector files from this directory.")
+@click.option("--chromium", help="Chromium executable (default: SCRAPER_CHROMIUM, "
+              "/usr/bin/chromium, then Playwright's own).")
+def run(**options: Any) -> None:
+    """Crawl a whole category: videos, files, comments and a stats snapshot.
+
+    Re-running the same command resumes an interrupted run, or, once a run has
+    finished, crawls again: static fields are kept, figures and snapshots move on.
+    """
+    from .crawl import run_crawl
+    from .progress import Reporter, Stats, format_summary
+
+    settings = _settings(**options)
+    reporter = Reporter(Stats())
+    outcome = _run_async(lambda: run_crawl(settings, reporter=reporter))
+    click.echo(format_summary(outcome.stats, store=outcome.store, media=outcome.media_dir,
+                              elapsed_s=outcome.elapsed_s), err=True)
+    if outcome.stats["videos.failed"] and not any(
+        outcome.stats[k] for k in ("videos.ok", "videos.partial", "videos.unavailable")
+    ):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--store", help=_STORE_HELP)
+@click.option("--what", type=click.Choice(["videos", "comments", "snapshots"]), required=True,
+              help="Which collection to export.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+def export(store: str | None, what: str, fmt: str, out: Path | None) -> None:
+    """Write a collection as JSON lines (one record per line) or CSV."""
+    from .export import export as do_export
+    from .store import open_store
+
+    target = _store_target(store)
+
+    async def main() -> int:
+        async with open_store(target) as opened:
+            if out is None:
+                return await do_export(opened, what, fmt, sys.stdout)  # type: ignore[arg-type]
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                return await do_export(opened, what, fmt, handle)  # type: ignore[arg-type]
+
+    count = _run_async(main)
+    click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)
+
+
+def _settings(**options: Any) -> config.Settings:
+    resolve = config.parse_resolve([*options["resolve"], *filter(None, [config.env(
+        "SCRAPER_RESOLVE")])])
+    return config.Settings(
+        site=options["site"], category=options["category"],
+        store=_store_target(options["store"]), media_dir=options["media_dir"],
+        selectors_dir=options["selectors_dir"], resolve=resolve, pages=options["pages"],
+        max_videos=options["max_videos"], concurrency=options["concurrency"],
+        no_media=options["no_media"], max_comments=options["max_comments"],
+        headed=options["headed"], slow_mo_ms=options["slow_mo"],
+        chromium=config.find_chromium(options["chromium"]),
+    ).checked()
+
+
+def _store_target(explicit: str | None) -> str:
+    """--store, else MONGODB_URI, else a local server that answers, else ./scrape-data."""
+    chosen = explicit or config.env("MONGODB_URI")
+    if chosen:
+        return chosen
+    from .store import mongo_answers
+
+    if asyncio.run(mongo_answers(config.DEFAULT_MONGODB_URI, timeout_s=2.0)):
+        return config.DEFAULT_MONGODB_URI
+    click.echo(f"scrape: no MongoDB at {config.DEFAULT_MONGODB_URI}; storing in "
+               f"{config.DEFAULT_STORE_DIR} (pass --store to choose)", err=True)
+    return config.DEFAULT_STORE_DIR
+
+
+def _run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(factory())
+    except ScraperError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; run the same command again to resume", 130)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"scrape: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(standalone_mode=True)
+    except ScraperError as exc:  # raised while building Settings, outside asyncio
+        _fail(str(exc), exc.exit_code)

@@ -1,0 +1,142 @@
+"""One frozen, typed Settings object, built at the edge (flags > environment > defaults).
+
+This is the only module that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CHROMIUM_ARGS",
+    "DEFAULT_MONGODB_URI",
+    "DEFAULT_STORE_DIR",
+    "DEFAULT_USER_AGENT",
+    "ResolveRule",
+    "Settings",
+    "env",
+    "find_chromium",
+    "parse_resolve",
+]
+
+# Debian's Chromium stalls on connections it cannot make without these.
+DEFAULT_CHROMIUM_ARGS: tuple[str, ...] = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-default-browser-check",
+    "--blink-settings=imagesEnabled=false",
+)
+
+DEFAULT_MONGODB_URI = "mongodb://localhost:27017/scraper"
+DEFAULT_STORE_DIR = "./scrape-data"
+# One desktop identity for the browser and the HTTP client alike; "HeadlessChrome" is a tell.
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+_RULE = re.compile(
+    r"^(?P<pattern>[A-Za-z0-9*.\-]+)=(?P<addr>[0-9A-Za-z.\-:\[\]]+):(?P<port>\d{1,5})$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveRule:
+    """Send connections for hosts matching ``pattern`` to ``addr:port`` (curl's --resolve)."""
+
+    pattern: str
+    addr: str
+    port: int
+
+    def matches(self, host: str) -> bool:
+        return fnmatch.fnmatchcase(host.lower(), self.pattern.lower())
+
+    def chromium_rule(self) -> str:
+        return f"MAP {self.pattern} {self.addr}:{self.port}"
+
+
+def parse_resolve(values: list[str] | tuple[str, ...]) -> tuple[ResolveRule, ...]:
+    """Parse ``PATTERN=ADDR:PORT`` rules; several may be joined by commas."""
+    rules: list[ResolveRule] = []
+    for value in values:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            match = _RULE.match(part)
+            if not match or not 0 < int(match["port"]) < 65536:
+                raise ConfigError(
+                    f"bad --resolve rule {part!r}: expected PATTERN=ADDR:PORT, "
+                    "e.g. '*.test=127.0.0.1:8899'"
+                )
+            addr = match["addr"].strip("[]")
+            rules.append(ResolveRule(match["pattern"], addr, int(match["port"])))
+    return tuple(rules)
+
+
+def env(name: str) -> str | None:
+    """Read one environment variable; empty counts as unset."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def find_chromium(explicit: str | None = None) -> str | None:
+    """``SCRAPER_CHROMIUM``, then Debian's ``/usr/bin/chromium``; None means Playwright's own."""
+    for candidate in (explicit, env("SCRAPER_CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
+            return candidate
+    if explicit:
+        raise ConfigError(f"Chromium not found at {explicit!r}")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a crawl needs to know, fixed before it starts."""
+
+    site: str = "youku-replica"
+    category: str = "today-hot"
+    store: str = "./scrape-data"
+    media_dir: Path = Path("./media")
+    selectors_dir: Path | None = None
+    resolve: tuple[ResolveRule, ...] = ()
+    pages: int | None = None
+    max_videos: int | None = None
+    concurrency: int = 4
+    download_concurrency: int = 8
+    no_media: bool = False
+    max_comments: int | None = None
+    headed: bool = False
+    slow_mo_ms: int = 0
+    chromium: str | None = None
+    chromium_args: tuple[str, ...] = DEFAULT_CHROMIUM_ARGS
+    streams: tuple[str, ...] = ("mp4sd",)
+    page_timeout_s: float = 20.0
+    request_timeout_s: float = 30.0
+    retries: int = 5
+    backoff_base_s: float = 0.25
+    backoff_max_s: float = 8.0
+    pages_per_context: int = 200
+    lease_s: float = 120.0
+    worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    user_agent: str = DEFAULT_USER_AGENT
+
+    def checked(self) -> Settings:
+        """Refuse combinations that cannot work, before anything starts."""
+        if self.headed and not (env("DISPLAY") or env("WAYLAND_DISPLAY")):
+            raise ConfigError(
+                "--headed needs a display; run under a virtual one: "
+                "xvfb-run -a scrape run ... --headed"
+            )
+        if self.slow_mo_ms and not self.headed:
+            raise ConfigError("--slow-mo only makes sense with --headed")
+        return self

@@ -1,0 +1,295 @@
+"""The main flow of ``scrape run``, top to bottom.
+
+1. ``run_crawl`` opens the store, the HTTP client and Chromium, and starts or resumes
+   the run for (site, category): an unfinished run's frontier is picked up where it
+   stopped; a finished one is followed by a new run.
+2. ``crawl_catalogue`` renders catalogue pages, following 下一页, and adds one frontier
+   item per new video (in catalogue order) plus the next catalogue page.
+3. ``video_worker`` tasks claim video items and hand each to ``video.process_video``
+   (render, extract, play-info, comments, files, store), overlapping browser work
+   with downloads and store writes.
+4. The run record gets its counters; the caller prints the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .browser import Browser, BrowserOptions, TabPool
+from .config import Settings
+from .errors import BrowserError, ConfigError, ScraperError, SiteUnreachable
+from .extract import extract_items, extract_page
+from .models import CardInfo, FrontierItem, RunRecord
+from .net import HttpClient
+from .progress import Reporter, Stats
+from .site import Site, load_site
+from .store import Store, open_store
+from .tokens import SignJar
+from .video import VideoContext, process_video
+
+__all__ = ["CrawlOutcome", "run_crawl"]
+
+log = logging.getLogger(__name__)
+
+_CLAIM_IDLE_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlOutcome:
+    run: RunRecord
+    stats: Stats
+    elapsed_s: float
+    store: str
+    media_dir: str | None
+
+
+async def run_crawl(settings: Settings, *, reporter: Reporter | None = None) -> CrawlOutcome:
+    """Crawl one category into the store; resumes an unfinished run of the same job."""
+    site = load_site(settings)
+    media_dir = None if settings.no_media else prepare_media_dir(settings.media_dir)
+    stats = reporter.stats if reporter else Stats()
+    started = time.monotonic()
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(settings.store))
+        http = await stack.enter_async_context(
+            HttpClient(resolve=settings.resolve, timeout_s=settings.request_timeout_s,
+                       user_agent=settings.user_agent))
+        browser = await stack.enter_async_context(Browser(browser_options(settings)))
+        tabs = TabPool(browser, settings.concurrency)
+        stack.push_async_callback(tabs.close)
+        run = await begin_run(store, site, settings)
+        ctx = VideoContext(settings=settings, site=site, store=store, http=http, tabs=tabs,
+                           stats=stats, run=run, media_dir=media_dir, signs=SignJar())
+        status = "failed"
+        try:
+            await crawl_job(ctx, reporter)
+            status = "finished"
+        except asyncio.CancelledError:
+            status = "interrupted"
+            raise
+        finally:
+            await asyncio.shield(end_run(store, run, stats, status))
+    return CrawlOutcome(run=run, stats=stats, elapsed_s=time.monotonic() - started,
+                        store=store.description,
+                        media_dir=str(media_dir) if media_dir else None)
+
+
+def browser_options(settings: Settings) -> BrowserOptions:
+    return BrowserOptions(
+        executable=settings.chromium, args=settings.chromium_args, resolve=settings.resolve,
+        headless=not settings.headed, slow_mo_ms=settings.slow_mo_ms,
+        user_agent=settings.user_agent, visits_per_context=settings.pages_per_context,
+        timeout_s=settings.page_timeout_s,
+    )
+
+
+def prepare_media_dir(path: Path) -> Path:
+    """Create the media directory and prove it is writable before any work starts."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"media directory {path} is not writable: {exc.strerror}") from exc
+    return path.resolve()
+
+
+# --- the run record and its frontier ------------------------------------------------
+
+
+def job_key(site: Site, settings: Settings) -> str:
+    return f"{site.profile.name}:{site.category.slug}"
+
+
+async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
+    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1."""
+    job = job_key(site, settings)
+    latest = await store.latest_run(job)
+    now = datetime.now(UTC)
+    if latest is not None and latest.status in ("running", "interrupted"):
+        log.info("resuming run %s of %s", latest.run_id, job)
+        await store.frontier_release_claimed(latest.run_id)
+        await store.frontier_retry_failed(latest.run_id)
+        run = latest.model_copy(update={"status": "running"})
+        await store.update_run(run)
+        return run
+    run = RunRecord(run_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", job=job,
+                    site=site.profile.name, category=settings.category, started=now,
+                    options=_run_options(settings))
+    await store.start_run(run)
+    await store.frontier_add([catalogue_item(run, page=1,
+                                             url=site.profile.catalogue_url(settings.category, 1))])
+    return run
+
+
+def _run_options(settings: Settings) -> dict[str, object]:
+    return {"pages": settings.pages, "max_videos": settings.max_videos,
+            "no_media": settings.no_media, "max_comments": settings.max_comments}
+
+
+async def end_run(store: Store, run: RunRecord, stats: Stats, status: str) -> None:
+    final = run.model_copy(update={
+        "status": status, "counters": dict(stats),
+        "finished": datetime.now(UTC) if status == "finished" else None,
+    })
+    with contextlib.suppress(ScraperError):
+        await store.update_run(final)
+
+
+def catalogue_item(run: RunRecord, *, page: int, url: str) -> FrontierItem:
+    return FrontierItem(id=f"{run.run_id}:catalogue:{page}", job=run.run_id, kind="catalogue",
+                        key=str(page), payload={"page": page, "url": url}, priority=10)
+
+
+def video_item(run: RunRecord, card: CardInfo, order: int) -> FrontierItem:
+    return FrontierItem(id=f"{run.run_id}:video:{card.vid}", job=run.run_id, kind="video",
+                        key=card.vid, payload={"card": card.model_dump(), "order": order})
+
+
+# --- the job: catalogue producer and video workers ----------------------------------
+
+
+async def crawl_job(ctx: VideoContext, reporter: Reporter | None) -> None:
+    catalogue_done = asyncio.Event()
+    with reporter.running() if reporter else contextlib.nullcontext():
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_catalogue_then_signal(ctx, catalogue_done, reporter))
+            for _ in range(max(1, ctx.settings.concurrency * 2)):
+                tg.create_task(video_worker(ctx, catalogue_done, reporter))
+
+
+async def _catalogue_then_signal(
+    ctx: VideoContext, done: asyncio.Event, reporter: Reporter | None
+) -> None:
+    try:
+        await crawl_catalogue(ctx, reporter)
+    finally:
+        done.set()
+
+
+async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
+    """Render catalogue pages one after another, feeding the frontier."""
+    counts = await ctx.store.frontier_counts(ctx.run.run_id, kind="video")
+    queued = sum(counts.values())
+    async for item in claimed(ctx, "catalogue", stop_when_empty=True):
+        page = int(item.payload["page"])
+        try:
+            cards, next_url = await read_catalogue_page(ctx, item.payload["url"], page=page)
+        except ScraperError as exc:
+            await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
+            if page == 1 and queued == 0:
+                raise SiteUnreachable(f"cannot load the catalogue: {exc}") from exc
+            ctx.stats.note("failed.catalogue page", item.payload["url"])
+            continue
+        queued = await enqueue_cards(ctx, cards, queued)
+        more = ctx.settings.pages is None or page < ctx.settings.pages
+        limit = ctx.settings.max_videos
+        if next_url and more and (limit is None or queued < limit):
+            await ctx.store.frontier_add([catalogue_item(ctx.run, page=page + 1, url=next_url)])
+        await ctx.store.frontier_finish(item.id, state="done")
+        ctx.stats.note("catalogue.pages")
+        if reporter:
+            reporter.total = queued if not next_url or not more else None
+            reporter.update()
+
+
+async def enqueue_cards(ctx: VideoContext, cards: list[CardInfo], queued: int) -> int:
+    limit = ctx.settings.max_videos
+    if limit is not None:
+        cards = cards[: max(0, limit - queued)]
+    items = [video_item(ctx.run, card, queued + i) for i, card in enumerate(cards)]
+    added = await ctx.store.frontier_add(items) if items else 0
+    ctx.stats.note("catalogue.duplicates", n=len(items) - added) if added < len(items) else None
+    return queued + added
+
+
+async def read_catalogue_page(
+    ctx: VideoContext, url: str, *, page: int
+) -> tuple[list[CardInfo], str | None]:
+    """Render one catalogue page and read its cards and the 下一页 link (retrying)."""
+    site = ctx.site
+    last: ScraperError | None = None
+    for attempt in range(ctx.settings.retries):
+        if attempt:
+            await asyncio.sleep(min(ctx.settings.backoff_max_s,
+                                    ctx.settings.backoff_base_s * 2 ** attempt))
+        try:
+            async with ctx.tabs.tab() as tab:
+                visit = await tab.visit(url)
+                html = await tab.html()
+        except BrowserError as exc:
+            last = exc
+            continue
+        if visit.status is not None and visit.status >= 400:
+            last = BrowserError(f"{url} answered HTTP {visit.status}")
+            continue
+        items = await asyncio.to_thread(extract_items, html, site.catalogue,
+                                        base_scheme=site.profile.scheme)
+        pager = await asyncio.to_thread(extract_page, html, site.pager,
+                                        base_scheme=site.profile.scheme)
+        note_drift(ctx.stats, items.version, items.fallback, url, missing=items.missing_items)
+        if not items.items:
+            last = BrowserError(f"no video cards found on {url} (selectors {items.version})")
+            continue
+        cards = [CardInfo(page=page, **_card_fields(fields)) for fields in items.items]
+        return cards, pager.values.get("next_url")
+    raise last or BrowserError(f"cannot load {url}")
+
+
+def _card_fields(fields: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in fields.items() if k in CardInfo.model_fields and v is not None}
+
+
+def note_drift(stats: Stats, version: str, fallback: bool, url: str, *, missing: int = 0) -> None:
+    if fallback:
+        stats.note(f"fallback.{version}", url)
+        log.warning("selectors: fell back to %s on %s", version, url)
+    if missing:
+        stats.note(f"drift.{version}", url, n=missing)
+        log.warning("selectors %s: %d items lack required fields on %s", version, missing, url)
+
+
+async def video_worker(
+    ctx: VideoContext, catalogue_done: asyncio.Event, reporter: Reporter | None
+) -> None:
+    async for item in claimed(ctx, "video", until=catalogue_done):
+        try:
+            outcome = await process_video(ctx, CardInfo(**item.payload["card"]))
+        except BaseException:
+            await asyncio.shield(ctx.store.frontier_release(item.id))
+            raise
+        ctx.stats.note(f"videos.{outcome.status}")
+        state = "failed" if outcome.status == "failed" else "done"
+        await ctx.store.frontier_finish(item.id, state=state, error=outcome.error)
+        if reporter:
+            reporter.update()
+
+
+async def claimed(
+    ctx: VideoContext, kind: str, *, stop_when_empty: bool = False,
+    until: asyncio.Event | None = None,
+) -> AsyncIterator[FrontierItem]:
+    """Claim items of one kind until none is left (and, with ``until``, it is set)."""
+    while True:
+        finished = until.is_set() if until is not None else stop_when_empty
+        items = await ctx.store.frontier_claim(
+            ctx.run.run_id, worker=ctx.settings.worker_id, lease_s=ctx.settings.lease_s,
+            kind=kind)
+        if items:
+            for item in items:
+                yield item
+        elif finished:
+            return
+        else:
+            await asyncio.sleep(_CLAIM_IDLE_S)

@@ -1,0 +1,99 @@
+"""The error tree of the scraper.
+
+Every failure the crawl can meet is one of these; third-party errors (Playwright,
+aiohttp, motor/pymongo) are translated at the module that owns them and re-raised
+``from`` the original. The CLI turns any ``ScraperError`` into one stderr line and
+``exit_code``.
+
+::
+
+    ScraperError                    (exit 1)
+    ├── ConfigError                 bad flag, env value or --resolve rule: abort (exit 2)
+    │   └── SelectorFileError       malformed selector/profile file: abort (exit 2)
+    ├── SiteUnreachable             the site does not answer at start: abort (exit 3)
+    ├── StoreError                  store unreachable or a write failed: abort (exit 4)
+    ├── BrowserError                Chromium failed to start (abort) or a page failed
+    │                               (the video is retried, then marked failed)
+    ├── FetchError                  HTTP failure after retries: that item is marked failed
+    │   ├── TokenRejected           the API refused a token (-6004/-6005, bad sign, 403):
+    │   │                           re-obtain it from the browser and retry
+    │   └── MalformedResponse       bad JSON(P), truncated HTML: the video is marked failed
+    ├── VideoUnavailable            private, region-blocked, unknown, no wanted stream:
+    │                               recorded with its reason, not retried
+    └── ExtractionError             a required field is missing: page retried, then
+                                    counted as drift and the video marked failed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrowserError",
+    "ConfigError",
+    "ExtractionError",
+    "FetchError",
+    "MalformedResponse",
+    "ScraperError",
+    "SelectorFileError",
+    "SiteUnreachable",
+    "StoreError",
+    "TokenRejected",
+    "VideoUnavailable",
+]
+
+
+class ScraperError(Exception):
+    """Base of every error the scraper raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(ScraperError):
+    """Raised by config/cli for bad user input. The run aborts before any work."""
+
+    exit_code = 2
+
+
+class SelectorFileError(ConfigError):
+    """Raised by selector_files when a file is malformed; names file, field and reason."""
+
+
+class SiteUnreachable(ScraperError):
+    """Raised by crawl when the first catalogue page cannot be loaded at all."""
+
+    exit_code = 3
+
+
+class StoreError(ScraperError):
+    """Raised by store for an unreachable server or a failed write. The run aborts."""
+
+    exit_code = 4
+
+
+class BrowserError(ScraperError):
+    """Raised by browser. At launch it aborts the run; on a page it fails that video."""
+
+    exit_code = 5
+
+
+class FetchError(ScraperError):
+    """Raised by api/download when a request still fails after its retries."""
+
+
+class TokenRejected(FetchError):
+    """The site refused a cookie or signed token; the caller re-obtains it and retries."""
+
+
+class MalformedResponse(FetchError):
+    """A response could not be parsed (bad JSONP, truncated HTML); the video fails."""
+
+
+class VideoUnavailable(ScraperError):
+    """The video cannot be played (private, blocked, unknown, no wanted stream)."""
+
+
+class ExtractionError(ScraperError):
+    """Required fields are missing from a page; carries the field names."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing

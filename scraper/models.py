@@ -1,0 +1,228 @@
+"""Records that cross module lines.
+
+Pydantic models are what goes through I/O (the store, exports, the frontier);
+frozen dataclasses are in-process hand-offs between crawl stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DYNAMIC_VIDEO_FIELDS",
+    "STATIC_VIDEO_FIELDS",
+    "CardInfo",
+    "Comment",
+    "CommentThread",
+    "CrawlInfo",
+    "FrontierItem",
+    "PageTokens",
+    "PlayInfo",
+    "RenderedVideo",
+    "RunRecord",
+    "Segment",
+    "SegmentRef",
+    "Snapshot",
+    "Video",
+]
+
+SegmentStatus = Literal["ok", "failed", "paywalled", "skipped"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CardInfo(_Record):
+    """One catalogue card: what the catalogue page says about a video."""
+
+    vid: str
+    url: str
+    title: str
+    thumb_url: str | None = None
+    duration_text: str | None = None
+    duration_s: int | None = None
+    stat_play_text: str | None = None
+    stat_play: int | None = None
+    stat_cmt_text: str | None = None
+    stat_cmt: int | None = None
+    page: int = 1
+
+
+class Segment(_Record):
+    """One segment file of the chosen stream and what became of its download."""
+
+    index: int
+    url: str | None = None
+    path: str | None = None
+    size: int
+    sha256: str | None = None
+    status: SegmentStatus = "failed"
+    attempts: int = 0
+    error: str | None = None
+
+
+class Comment(_Record):
+    """A comment with its replies nested under it (depth as the site serves it)."""
+
+    vid: str
+    id: int
+    time: datetime
+    user: int | str | None = None
+    user_name: str | None = None
+    content: str
+    num_up: int = 0
+    num_down: int = 0
+    num_reply: int = 0
+    parent_id: int = 0
+    replies: list[Comment] = Field(default_factory=list)
+
+
+class CrawlInfo(_Record):
+    first: datetime
+    last: datetime
+    errors: list[str] = Field(default_factory=list)
+    selectors: dict[str, str] = Field(default_factory=dict)
+    run_id: str
+    worker: str | None = None
+
+
+class Video(_Record):
+    """The `videos` document, `_id` = vid."""
+
+    vid: str
+    url: str
+    title: str
+    subtitle: str | None = None
+    duration_s: int | None = None
+    duration_text: str | None = None
+    stat_play: int | None = None
+    stat_play_text: str | None = None
+    stat_cmt: int | None = None
+    category: str | None = None
+    channel_name: str | None = None
+    channel_link: str | None = None
+    thumb_url: str | None = None
+    thumb_path: str | None = None
+    segments: list[Segment] = Field(default_factory=list)
+    file_paths: list[str] = Field(default_factory=list)
+    stream_type: str | None = None
+    unavailable: str | None = None
+    comment_num: int | None = None
+    comment_total: int | None = None
+    comment_hot: list[int] = Field(default_factory=list)
+    status: Literal["ok", "partial", "unavailable", "failed"] = "ok"
+    crawl: CrawlInfo
+
+
+# Kept from the first crawl (MongoDB `$setOnInsert`); everything else follows the
+# latest visit (`$set`).
+STATIC_VIDEO_FIELDS: frozenset[str] = frozenset(
+    {"title", "subtitle", "duration_s", "duration_text", "category", "channel_name",
+     "channel_link", "url"}
+)
+DYNAMIC_VIDEO_FIELDS: frozenset[str] = frozenset(
+    set(Video.model_fields) - STATIC_VIDEO_FIELDS - {"vid", "crawl"}
+)
+
+
+class Snapshot(_Record):
+    """One visit's figures for a video: the time series users chart."""
+
+    vid: str
+    ts: datetime
+    stat_play: int | None = None
+    stat_cmt: int | None = None
+    comment_total: int | None = None
+    run_id: str
+    worker: str | None = None
+
+
+class RunRecord(_Record):
+    """The `runs` document: one per `scrape run`, with its outcome counters."""
+
+    run_id: str
+    job: str
+    site: str
+    category: str
+    started: datetime
+    finished: datetime | None = None
+    status: Literal["running", "finished", "interrupted", "failed"] = "running"
+    counters: dict[str, int] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class FrontierItem(_Record):
+    """A unit of work in the persistent frontier (a catalogue page or a video)."""
+
+    id: str
+    job: str
+    kind: Literal["catalogue", "video"]
+    key: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    state: Literal["pending", "claimed", "done", "failed"] = "pending"
+    attempts: int = 0
+    lease_until: datetime | None = None
+    worker: str | None = None
+    error: str | None = None
+    priority: int = 0
+
+
+# --- in-process hand-offs -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PageTokens:
+    """Cookies and signed tokens collected from a running page."""
+
+    cookies: dict[str, str]
+    comment_sign: str | None = None
+    comment_time: str | None = None
+    captured_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedVideo:
+    """What one visit of a video page yields: the rendered DOM and captured API replies."""
+
+    url: str
+    html: str
+    ups_body: str | None
+    comments_body: str | None
+    tokens: PageTokens
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRef:
+    """A segment as the play-info API describes it (no `url`: a paywalled preview)."""
+
+    index: int
+    size: int
+    url: str | None
+    fileid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlayInfo:
+    """The stream chosen from the play-info API, or why there is none."""
+
+    stream_type: str | None
+    segments: tuple[SegmentRef, ...] = ()
+    unavailable: str | None = None
+    seconds: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CommentThread:
+    """Every comment of a video, top-level with replies nested, plus the API's counts."""
+
+    comments: tuple[Comment, ...]
+    hot_ids: tuple[int, ...]
+    source_size: int
+    total_size: int
+    pages: int

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up everything `make demo` and `make test` need on a fresh Debian machine:
+# a Chromium (Debian's, else Playwright's), Xvfb for headed runs, and the virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+have_chromium() {
+  [ -n "${SCRAPER_CHROMIUM:-}" ] && [ -x "${SCRAPER_CHROMIUM}" ] && return 0
+  [ -x /usr/bin/chromium ]
+}
+have_chromium || need_apt+=(chromium)
+command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb xauth)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${need_apt[*]} with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: not root on Debian: cannot apt-get ${need_apt[*]}" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup: Python >= 3.11 is required (found $("$PY" --version 2>&1))" >&2; exit 1; }
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  touch "$stamp"
+fi
+if ! have_chromium; then
+  echo "setup: no system Chromium; installing Playwright's own" >&2
+  .venv/bin/playwright install chromium
+fi
