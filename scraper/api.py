@@ -86,6 +86,14 @@ def _obj(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedResponse(f"{what}: expected an array, got {type(value).__name__}")
+    return value
+
+
 def _int(value: Any, what: str, default: int | None = None) -> int:
     if value is None and default is not None:
         return default
@@ -118,7 +126,7 @@ def parse_play_info(body: str | Any, *, streams: tuple[str, ...] = ("mp4sd",)) -
         extra["video_id"] = video["id"]
     candidates = [
         _obj(s, "UPS stream")
-        for s in data.get("stream") or []
+        for s in _list(data.get("stream"), "UPS streams")
         if not (isinstance(s, dict) and s.get("channel_type") == "tail")
     ]
     chosen = _choose_stream(candidates, streams)
@@ -127,7 +135,7 @@ def parse_play_info(body: str | Any, *, streams: tuple[str, ...] = ("mp4sd",)) -
         unavailable = f"no {'/'.join(streams)} stream (has: {has})"
         return PlayInfo(stream_type=None, unavailable=unavailable, seconds=seconds, extra=extra)
     extra.update({f"stream_{k}": chosen[k] for k in _STREAM_EXTRA if k in chosen})
-    segs = chosen.get("segs") or []
+    segs = _list(chosen.get("segs"), "UPS segs")
     return PlayInfo(
         stream_type=str(chosen["stream_type"]),
         segments=tuple(_segment(i, _obj(s, "UPS seg")) for i, s in enumerate(segs)),
@@ -207,11 +215,7 @@ def parse_comment_page(body: str | Any, *, vid: str) -> CommentPage:
 
 
 def _comments(items: Any, vid: str) -> tuple[Comment, ...]:
-    if items is None:
-        return ()
-    if not isinstance(items, list):
-        raise MalformedResponse(f"comment list: expected an array, got {type(items).__name__}")
-    return tuple(_comment(_obj(item, "comment"), vid) for item in items)
+    return tuple(_comment(_obj(item, "comment"), vid) for item in _list(items, "comments"))
 
 
 def _comment(raw: dict[str, Any], vid: str) -> Comment:

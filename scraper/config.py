@@ -90,13 +90,16 @@ def env(name: str) -> str | None:
 
 
 def find_chromium(explicit: str | None = None) -> str | None:
-    """``SCRAPER_CHROMIUM``, then Debian's ``/usr/bin/chromium``; None means Playwright's own."""
-    for candidate in (explicit, env("SCRAPER_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
-            return candidate
-    if explicit:
-        raise ConfigError(f"Chromium not found at {explicit!r}")
-    return None
+    """``--chromium``, else ``SCRAPER_CHROMIUM``, else Debian's ``/usr/bin/chromium``.
+
+    None means Playwright's own browser. A path the user named must exist.
+    """
+    named = explicit or env("SCRAPER_CHROMIUM")
+    if named:
+        if Path(named).is_file() or shutil.which(named):
+            return named
+        raise ConfigError(f"Chromium not found at {named!r} (from --chromium or SCRAPER_CHROMIUM)")
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,14 +53,20 @@ class CrawlOutcome:
     media_dir: str | None
 
 
-async def run_crawl(settings: Settings, *, reporter: Reporter | None = None) -> CrawlOutcome:
-    """Crawl one category into the store; resumes an unfinished run of the same job."""
+async def run_crawl(
+    settings: Settings, *, reporter: Reporter | None = None, store: Store | None = None
+) -> CrawlOutcome:
+    """Crawl one category into the store; resumes an unfinished run of the same job.
+
+    ``store`` replaces ``settings.store`` with an already built store (tests pass a
+    MongoStore on mongomock-motor through it).
+    """
     site = load_site(settings)
     media_dir = None if settings.no_media else prepare_media_dir(settings.media_dir)
     stats = reporter.stats if reporter else Stats()
     started = time.monotonic()
     async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(open_store(settings.store))
+        store = await stack.enter_async_context(store or open_store(settings.store))
         http = await stack.enter_async_context(
             HttpClient(resolve=settings.resolve, timeout_s=settings.request_timeout_s,
                        user_agent=settings.user_agent))
@@ -234,10 +240,11 @@ async def read_catalogue_page(
         if visit.status is not None and visit.status >= 400:
             last = BrowserError(f"{url} answered HTTP {visit.status}")
             continue
+        scheme, base = site.profile.scheme, visit.url
         items = await asyncio.to_thread(extract_items, html, site.catalogue,
-                                        base_scheme=site.profile.scheme)
+                                        base_scheme=scheme, base_url=base)
         pager = await asyncio.to_thread(extract_page, html, site.pager,
-                                        base_scheme=site.profile.scheme)
+                                        base_scheme=scheme, base_url=base)
         note_drift(ctx.stats, items.version, items.fallback, url, missing=items.missing_items)
         if not items.items:
             last = BrowserError(f"no video cards found on {url} (selectors {items.version})")
@@ -270,8 +277,9 @@ async def video_worker(
             await asyncio.shield(ctx.store.frontier_release(item.id))
             raise
         ctx.stats.note(f"videos.{outcome.status}")
-        state = "failed" if outcome.status == "failed" else "done"
-        await ctx.store.frontier_finish(item.id, state=state, error=outcome.error)
+        await ctx.store.frontier_finish(
+            item.id, state="failed" if outcome.status == "failed" else "done",
+            error=outcome.error)
         if reporter:
             reporter.update()
 

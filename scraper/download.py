@@ -174,7 +174,9 @@ async def _write_body(
 ) -> int:
     size = offset
     async with aiofiles.open(part, "ab" if offset else "wb") as out:
-        async for chunk in resp.content.iter_chunked(chunk_size):
+        # read(n) hands over what has arrived (up to n bytes) at once, so a connection cut
+        # loses little: iter_chunked(n) would drop a partly filled chunk.
+        while chunk := await resp.content.read(chunk_size):
             size += len(chunk)
             if expected_size is not None and size > expected_size:
                 # Stop reading an overlong body; the caller retries from scratch.

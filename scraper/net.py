@@ -8,8 +8,8 @@ come from the browser. aiohttp and timeout errors stop here, translated to ``Fet
 
 from __future__ import annotations
 
-import ipaddress
 import random
+import re
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -58,11 +58,8 @@ class MappedResolver(AbstractResolver):
 
 
 def _is_ip(addr: str) -> bool:
-    try:
-        ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    return True
+    # Rules come from config.parse_resolve: a colon only appears in an IPv6 address.
+    return ":" in addr or re.fullmatch(r"[0-9.]+", addr) is not None
 
 
 def cookie_header(cookies: Mapping[str, str]) -> str:

@@ -2,50 +2,63 @@
 
 One ``Store`` protocol, two implementations:
 
-* ``MongoStore`` (here): MongoDB through motor. Every pymongo/bson error is turned
-  into ``StoreError`` in this module, ``from`` the original.
+* ``MongoStore`` (here): MongoDB through motor. Every pymongo/bson error becomes a
+  ``StoreError`` in this module, raised ``from`` the original.
 * ``DirStore`` (``dirstore.py``): the embedded store, one JSON file per document.
 
-Both express their writes as the same MongoDB update documents, built once by the
-helpers below (``video_update``, ``claim_update``, ...): ``MongoStore`` sends them to
-the server, ``DirStore`` applies them to its in-memory dicts. So the merge rules
-(static fields kept from the first crawl, frontier leases) are written once.
+Both write the same MongoDB update documents, built once in ``dirstore.py``
+(``video_update``, ``claim_update``, ...): ``MongoStore`` sends them to the server,
+``DirStore`` applies them to its dicts. So the merge rules (static video fields kept
+from the first crawl, frontier leases) are written once.
 
-Only ``store.py`` and ``dirstore.py`` import motor, pymongo or bson; a switch to
-PyMongo's own async API is a change to ``MongoStore`` alone.
+Only this module and ``dirstore.py`` import motor, pymongo or bson; switching to
+PyMongo's own async API changes ``MongoStore`` alone.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeVar, get_args
+from typing import Any, Literal, Protocol, Self
 from urllib.parse import unquote_plus
 
 from bson.errors import BSONError
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pydantic import BaseModel
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from .errors import StoreError
-from .models import (
-    DYNAMIC_VIDEO_FIELDS,
-    STATIC_VIDEO_FIELDS,
-    Comment,
-    FrontierItem,
-    RunRecord,
-    Snapshot,
-    Video,
+from .dirstore import (
+    CLAIM_SORT,
+    FRONTIER_STATES,
+    RELEASE_UPDATE,
+    RETRY_UPDATE,
+    DirStore,
+    DocId,
+    Update,
+    check_collection,
+    claim_query,
+    claim_update,
+    comment_doc,
+    finish_update,
+    from_doc,
+    frontier_insert,
+    job_query,
+    keyed,
+    run_doc,
+    snapshot_doc,
+    utc_now,
+    video_update,
 )
+from .errors import StoreError
+from .models import Comment, FrontierItem, RunRecord, Snapshot, Video
 
 __all__ = [
     "FRONTIER_STATES",
+    "DirStore",
     "DocId",
     "MongoStore",
     "Store",
@@ -53,15 +66,7 @@ __all__ = [
     "open_store",
 ]
 
-DocId = str | int
 Doc = dict[str, Any]
-Update = dict[str, dict[str, Any]]
-_M = TypeVar("_M", bound=BaseModel)
-
-FRONTIER_STATES: tuple[str, ...] = get_args(FrontierItem.model_fields["state"].annotation)
-# Storage-only field of frontier documents: insertion order, the claim tie-breaker.
-SEQ = "seq"
-CLAIM_SORT: list[tuple[str, int]] = [("priority", -1), (SEQ, 1)]
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "videos": [[("crawl.last", 1)]],
     "comments": [[("vid", 1)]],
@@ -69,7 +74,6 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "frontier": [[("job", 1), ("state", 1), *CLAIM_SORT]],
     "runs": [[("job", 1), ("started", -1)]],
 }
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 
 
 class Store(Protocol):
@@ -128,8 +132,11 @@ class Store(Protocol):
     async def frontier_release(self, item_id: str) -> None:
         """Put a claimed item back to pending (its ``attempts`` is kept)."""
 
-    async def frontier_counts(self, job: str) -> dict[str, int]:
-        """Items of ``job`` by state, every state present (zeros included)."""
+    async def frontier_release_claimed(self, job: str) -> int:
+        """Every claimed item of ``job`` back to pending (resuming after a crash)."""
+
+    async def frontier_counts(self, job: str, *, kind: str | None = None) -> dict[str, int]:
+        """Items of ``job`` (of one ``kind``) by state, every state present (zeros included)."""
 
     async def frontier_retry_failed(self, job: str) -> int:
         """Failed items of ``job`` back to pending with ``attempts`` 0; returns how many."""
@@ -156,8 +163,6 @@ def open_store(
         return MongoStore(
             target, database_default=database_default, connect_timeout_s=connect_timeout_s
         )
-    from .dirstore import DirStore  # dirstore builds on this module's helpers
-
     return DirStore(Path(target))
 
 
@@ -167,107 +172,12 @@ async def mongo_answers(uri: str, *, timeout_s: float = 2.0) -> bool:
     try:
         client = _new_client(uri, timeout_s)
         await client["admin"].command("ping")
-    except (PyMongoError, BSONError):
+    except (PyMongoError, BSONError):  # handled: a probe; no answer means no
         return False
     finally:
         if client is not None:
             client.close()
     return True
-
-
-# --- shared by both stores: documents and updates ---------------------------------------
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def video_update(video: Video) -> Update:
-    """Static fields and ``crawl.first`` on insert only; the rest follows the latest visit."""
-    doc = video.model_dump()
-    crawl = doc.pop("crawl")
-    on_insert = {name: doc[name] for name in sorted(STATIC_VIDEO_FIELDS)}
-    on_insert |= {"vid": video.vid, "crawl.first": crawl.pop("first")}
-    latest = {name: doc[name] for name in sorted(DYNAMIC_VIDEO_FIELDS)}
-    latest |= {f"crawl.{name}": value for name, value in crawl.items()}
-    return {"$setOnInsert": on_insert, "$set": latest}
-
-
-def comment_doc(comment: Comment) -> Doc:
-    return {"_id": comment.id, **comment.model_dump()}
-
-
-def snapshot_doc(snap: Snapshot, visit_id: str | None) -> Doc:
-    return {"_id": visit_id or f"{snap.vid}:{snap.run_id}", **snap.model_dump()}
-
-
-def run_doc(run: RunRecord) -> Doc:
-    return {"_id": run.run_id, **run.model_dump()}
-
-
-def frontier_insert(item: FrontierItem) -> Update:
-    return {"$setOnInsert": {**item.model_dump(), SEQ: next_seq()}}
-
-
-def claim_query(job: str, kind: str | None, now: datetime) -> Doc:
-    query: Doc = {
-        "job": job,
-        "$or": [{"state": "pending"}, {"state": "claimed", "lease_until": {"$lt": now}}],
-    }
-    if kind is not None:
-        query["kind"] = kind
-    return query
-
-
-def claim_update(worker: str, lease_s: float, now: datetime) -> Update:
-    lease_until = now + timedelta(seconds=lease_s)
-    return {
-        "$set": {"state": "claimed", "worker": worker, "lease_until": lease_until},
-        "$inc": {"attempts": 1},
-    }
-
-
-def finish_update(state: Literal["done", "failed"], error: str | None) -> Update:
-    return {"$set": {"state": state, "error": error, "lease_until": None}}
-
-
-RELEASE_UPDATE: Update = {"$set": {"state": "pending", "worker": None, "lease_until": None}}
-RETRY_UPDATE: Update = {
-    "$set": {"state": "pending", "error": None, "worker": None, "lease_until": None, "attempts": 0}
-}
-
-
-def retry_query(job: str) -> Doc:
-    return {"job": job, "state": "failed"}
-
-
-def keyed(doc_id: DocId, doc: Mapping[str, Any]) -> Doc:
-    """``doc`` with ``_id`` first."""
-    return {"_id": doc_id, **{k: v for k, v in doc.items() if k != "_id"}}
-
-
-def from_doc(model: type[_M], doc: Mapping[str, Any]) -> _M:
-    """Validate a stored document, leaving out storage-only keys (``_id``, ``seq``)."""
-    return model.model_validate({k: v for k, v in doc.items() if k in model.model_fields})
-
-
-def check_collection(name: str) -> str:
-    if not _COLLECTION_NAME.match(name):
-        raise ValueError(f"bad collection name {name!r}")
-    return name
-
-
-_last_seq = 0
-
-
-def next_seq() -> int:
-    """Nanoseconds since the epoch, strictly increasing within this process."""
-    global _last_seq
-    _last_seq = max(time.time_ns(), _last_seq + 1)
-    return _last_seq
-
-
-# --- MongoDB ---------------------------------------------------------------------------
 
 
 def describe_uri(uri: str, database_default: str) -> tuple[str, str]:
@@ -290,9 +200,7 @@ def one_line(exc: BaseException) -> str:
 
 def _new_client(uri: str, timeout_s: float) -> AsyncIOMotorClient[Doc]:
     ms = max(1, int(timeout_s * 1000))
-    return AsyncIOMotorClient(
-        uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=True
-    )
+    return AsyncIOMotorClient(uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=True)
 
 
 def aware(doc: Mapping[str, Any]) -> Doc:
@@ -343,7 +251,9 @@ class MongoStore:
             await db.command("ping")
         except (PyMongoError, BSONError) as exc:
             self._close()
-            raise StoreError(f"cannot reach MongoDB at {self.description}: {one_line(exc)}") from exc
+            raise StoreError(
+                f"cannot reach MongoDB at {self.description}: {one_line(exc)}"
+            ) from exc
         self._db = db
         return self
 
@@ -376,10 +286,10 @@ class MongoStore:
             raise StoreError(f"store {self.description} is not open (use 'async with')")
         col = self._db[check_collection(name)]
         if name not in self._indexed:
-            self._indexed.add(name)
             with self._errors(f"creating the indexes of {name}"):
                 for keys in INDEXES.get(name, []):
                     await col.create_index(keys)
+            self._indexed.add(name)
         return col
 
     async def _replace(self, collection: str, doc: Doc) -> None:
@@ -425,7 +335,7 @@ class MongoStore:
                     result = await col.update_one(
                         {"_id": item.id}, frontier_insert(item), upsert=True
                     )
-                except DuplicateKeyError:
+                except DuplicateKeyError:  # handled: another process added it first
                     continue  # another process inserted it between our match and insert
             added += result.upserted_id is not None
         return added
@@ -462,9 +372,18 @@ class MongoStore:
         with self._errors("updating the frontier"):
             await col.update_one({"_id": item_id}, update)
 
-    async def frontier_counts(self, job: str) -> dict[str, int]:
+    async def frontier_release_claimed(self, job: str) -> int:
         col = await self._col("frontier")
-        pipeline = [{"$match": {"job": job}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        with self._errors("releasing claimed frontier items"):
+            result = await col.update_many(job_query(job, state="claimed"), RELEASE_UPDATE)
+        return result.modified_count
+
+    async def frontier_counts(self, job: str, *, kind: str | None = None) -> dict[str, int]:
+        col = await self._col("frontier")
+        pipeline: list[Doc] = [
+            {"$match": job_query(job, kind=kind)},
+            {"$group": {"_id": "$state", "n": {"$sum": 1}}},
+        ]
         with self._errors("counting the frontier"):
             groups = await col.aggregate(pipeline).to_list(None)
         return dict.fromkeys(FRONTIER_STATES, 0) | {g["_id"]: g["n"] for g in groups}
@@ -472,7 +391,7 @@ class MongoStore:
     async def frontier_retry_failed(self, job: str) -> int:
         col = await self._col("frontier")
         with self._errors("resetting failed frontier items"):
-            result = await col.update_many(retry_query(job), RETRY_UPDATE)
+            result = await col.update_many(job_query(job, state="failed"), RETRY_UPDATE)
         return result.modified_count
 
     async def iter_docs(self, collection: str) -> AsyncIterator[Doc]:

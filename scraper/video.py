@@ -112,11 +112,12 @@ async def process_video(ctx: VideoContext, card: CardInfo) -> VideoOutcome:
 
 async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
     """Render the video page until its required fields and play-info are in."""
-    profile, last = ctx.site.profile, None
+    profile = ctx.site.profile
+    last: ScraperError | None = None
     capture = {
-        "ups": api_matcher(profile.host("ups"), profile.ups_path, vid=card.vid,
+        "ups": api_matcher(profile.hosts["ups"], profile.ups_path, vid=card.vid,
                            vid_params=("vid",)),
-        "comments": api_matcher(profile.host("comments"), profile.comments_path,
+        "comments": api_matcher(profile.hosts["comments"], profile.comments_path,
                                 vid=card.vid, vid_params=("objectId",),
                                 extra={"currentPage": "1"}),
     }
@@ -127,7 +128,7 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
             visit = await tab.visit(card.url, capture=capture)
             if visit.status == 404:
                 raise VideoUnavailable("video page not found (404)")
-            extraction = await _read_fields(ctx, tab.html)
+            extraction = await _read_fields(ctx, tab.html, visit.url)
             comments = visit.captured.get("comments")
             if comments is not None:
                 ctx.signs.offer(comment_sign_from_url(comments.url))
@@ -171,17 +172,15 @@ async def _warm_up(ctx: VideoContext, visit: Any) -> None:
         log.debug("warm-up visit failed: %s", exc)
 
 
-async def _read_fields(ctx: VideoContext, html: Any) -> Extraction:
+async def _read_fields(ctx: VideoContext, html: Any, url: str) -> Extraction:
     """Extract the video fields, polling briefly for late script-rendered nodes."""
     versions, scheme = ctx.site.video, ctx.site.profile.scheme
-    extraction = await asyncio.to_thread(extract_page, await html(), versions,
-                                         base_scheme=scheme)
     for _ in range(_FIELD_POLLS):
+        extraction = await asyncio.to_thread(extract_page, await html(), versions,
+                                             base_scheme=scheme, base_url=url)
         if not extraction.missing:
             break
         await asyncio.sleep(_FIELD_POLL_S)
-        extraction = await asyncio.to_thread(extract_page, await html(), versions,
-                                             base_scheme=scheme)
     return extraction
 
 
@@ -206,7 +205,7 @@ async def fetch_comments(
     if ctx.settings.max_comments == 0:
         return None
     profile = ctx.site.profile
-    client = CommentClient(ctx.http, url=profile.url("comments", profile.comments_path),
+    client = CommentClient(ctx.http, url=profile.comments_url,
                            app=profile.comment_app, page_size=profile.comment_page_size,
                            referer=card.url)
     try:

@@ -1,0 +1,84 @@
+"""Shared fixtures: the replica site and a Chromium bound to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from tests.fixtures.replica import Replica, ReplicaConfig
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+)
+# High enough that each fault fires at least once during a 150-video crawl.
+SESSION_FAULT_RATES = {"segment_302": 0.05, "segment_502": 0.05, "missing_channel_link": 0.03}
+
+MakeReplica = Callable[..., AbstractAsyncContextManager[Replica]]
+LaunchBrowser = Callable[[Replica], AbstractAsyncContextManager[Browser]]
+
+
+@pytest.fixture(scope="session")
+async def replica() -> AsyncIterator[Replica]:
+    """One replica for the session: 150 videos, seed 1, faults on at raised rates."""
+    config = ReplicaConfig(
+        videos=150, seed=1, segment_kb=16, faults=True, fault_rates=SESSION_FAULT_RATES
+    )
+    async with Replica(config) as rep:
+        yield rep
+
+
+@pytest.fixture
+def make_replica() -> MakeReplica:
+    """``async with make_replica(videos=30, faults=False) as rep:`` for a private replica."""
+
+    @asynccontextmanager
+    async def factory(**kwargs: Any) -> AsyncIterator[Replica]:
+        async with Replica(ReplicaConfig(**kwargs)) as rep:
+            yield rep
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    return CHROMIUM
+
+
+@asynccontextmanager
+async def chromium_for(path: str, rep: Replica) -> AsyncIterator[Browser]:
+    """A headless Chromium whose ``*.test`` hosts all resolve to ``rep``."""
+    args = [*CHROMIUM_ARGS, f"--host-resolver-rules={rep.chromium_rule}"]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=path, args=args)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium_path: str, replica: Replica) -> AsyncIterator[Browser]:
+    """One Chromium for the session, mapped to the session ``replica``."""
+    async with chromium_for(chromium_path, replica) as launched:
+        yield launched
+
+
+@pytest.fixture
+def launch_browser(chromium_path: str) -> LaunchBrowser:
+    """``async with launch_browser(rep) as browser:`` for a private replica."""
+    return lambda rep: chromium_for(chromium_path, rep)

@@ -1,0 +1,171 @@
+"""The `scrape` command as users run it: bad input, interruption, resume and re-runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scraper.store import open_store
+
+pytestmark = [pytest.mark.browser]
+
+SCRAPE = str(Path(sys.executable).parent / "scrape")
+
+
+async def scrape(*args: str, cwd: Path, timeout_s: float = 240) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        SCRAPE, *args, cwd=cwd, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "MONGODB_URI": ""})
+    out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def run_args(replica: Any, tmp: Path, *extra: str) -> list[str]:
+    return ["-q", "run", "--category", "today-hot", "--resolve", replica.resolve,
+            "--store", str(tmp / "store"), "--media-dir", str(tmp / "media"), *extra]
+
+
+def one_error_line(err: str, code: int, rc: int, needle: str) -> None:
+    assert rc == code, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("scrape: error: ") and needle in last, err
+
+
+@pytest.mark.parametrize(("args", "code", "needle"), [
+    (["--category", "nope"], 2, "unknown category 'nope'"),
+    (["--site", "nosuchsite"], 2, "unknown site 'nosuchsite'"),
+    (["--resolve", "*.test=127.0.0.1"], 2, "bad --resolve rule"),
+    (["--store", "mongodb://127.0.0.1:1/x"], 4, "cannot reach MongoDB"),
+])
+async def test_bad_input_one_line(
+    replica: Any, tmp_path: Path, args: list[str], code: int, needle: str
+) -> None:
+    rc, _, err = await scrape(*run_args(replica, tmp_path), *args, cwd=tmp_path)
+    one_error_line(err, code, rc, needle)
+
+
+async def test_unwritable_media_dir(replica: Any, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    rc, _, err = await scrape(*run_args(replica, tmp_path), "--media-dir", str(blocker / "m"),
+                              cwd=tmp_path)
+    one_error_line(err, 2, rc, "not writable")
+
+
+async def test_malformed_selector_file(replica: Any, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent / "selectors"
+    copy = tmp_path / "selectors"
+    for path in root.rglob("*.toml"):
+        target = copy / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    video_v1 = copy / "youku" / "pages" / "video" / "v1.toml"
+    video_v1.write_text(video_v1.read_text(encoding="utf-8").replace(
+        'convert = "strip"', 'convert = "nonsense"', 1), encoding="utf-8")
+    rc, _, err = await scrape(*run_args(replica, tmp_path), "--selectors", str(copy),
+                              cwd=tmp_path)
+    one_error_line(err, 2, rc, "v1.toml")
+    assert "nonsense" in err
+
+
+async def test_unreachable_site(tmp_path: Path) -> None:
+    rc, _, err = await scrape("-q", "run", "--resolve", "*.test=127.0.0.1:9",
+                              "--store", str(tmp_path / "s"), "--media-dir", str(tmp_path / "m"),
+                              cwd=tmp_path)
+    one_error_line(err, 3, rc, "catalogue")
+
+
+async def stored_videos(store_dir: Path) -> int:
+    folder = store_dir / "videos"
+    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
+
+
+async def wait_for_videos(store_dir: Path, n: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while await stored_videos(store_dir) < n:
+        assert time.monotonic() < deadline, "the crawl stored too few videos in time"
+        await asyncio.sleep(0.2)
+
+
+async def check_against_truth(replica: Any, store_dir: Path, vids: list[str]) -> None:
+    truth, now = replica.truth, replica.clock.now()
+    async with open_store(str(store_dir)) as store:
+        videos = {d["_id"]: d async for d in store.iter_docs("videos")}
+        comments = [d async for d in store.iter_docs("comments")]
+        snaps = [d async for d in store.iter_docs("snapshots")]
+        runs = [d async for d in store.iter_docs("runs")]
+    assert sorted(videos) == sorted(vids)
+    for vid in vids:
+        tv, doc = truth.video(vid), videos[vid]
+        assert (doc["title"], doc["subtitle"], doc["channel_name"]) == (
+            tv.title, tv.subtitle, tv.channel_name)
+        assert doc["comment_total"] == truth.comment_counts(vid, now)[1]
+        ok = [s for s in doc["segments"] if s["status"] == "ok"]
+        assert [s["sha256"] for s in ok] == [
+            s.sha256 for s in tv.segments if not s.paywalled][: len(ok)]
+    expected_comments = sum(len(truth.comments(vid, now)) for vid in vids)
+    assert len(comments) == len({c["_id"] for c in comments}) == expected_comments
+    assert len(snaps) == len(vids)
+    assert len(runs) == 1 and runs[0]["status"] == "finished"
+
+
+async def test_kill_9_then_rerun_equals_an_uninterrupted_run(
+    replica: Any, tmp_path: Path
+) -> None:
+    args = run_args(replica, tmp_path, "--max-videos", "40")
+    proc = await asyncio.create_subprocess_exec(
+        SCRAPE, *args, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    await wait_for_videos(tmp_path / "store", 8)
+    proc.kill()
+    await proc.wait()
+    partial = await stored_videos(tmp_path / "store")
+    assert partial < 40
+    rc, _, err = await scrape(*args, cwd=tmp_path)
+    assert rc == 0, err
+    await check_against_truth(replica, tmp_path / "store",
+                              replica.truth.categories["jrrm"][:40])
+
+
+async def test_ctrl_c_stops_cleanly_and_resumes(replica: Any, tmp_path: Path) -> None:
+    args = run_args(replica, tmp_path, "--max-videos", "30")
+    proc = await asyncio.create_subprocess_exec(
+        SCRAPE, *args, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    await wait_for_videos(tmp_path / "store", 5)
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert time.monotonic() - started < 15
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err.decode()
+    async with open_store(str(tmp_path / "store")) as store:
+        runs = [d async for d in store.iter_docs("runs")]
+    assert [r["status"] for r in runs] == ["interrupted"]
+    rc, _, err2 = await scrape(*args, cwd=tmp_path)
+    assert rc == 0, err2
+    await check_against_truth(replica, tmp_path / "store",
+                              replica.truth.categories["jrrm"][:30])
+
+
+async def test_export_jsonl(replica: Any, tmp_path: Path) -> None:
+    rc, _, err = await scrape(*run_args(replica, tmp_path, "--max-videos", "5", "--no-media"),
+                              cwd=tmp_path)
+    assert rc == 0, err
+    rc, out, err = await scrape("export", "--store", str(tmp_path / "store"), "--what",
+                                "videos", cwd=tmp_path)
+    assert rc == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert sorted(d["vid"] for d in lines) == sorted(replica.truth.categories["jrrm"][:5])
+    assert all(d["segments"] and d["segments"][0]["status"] in ("skipped", "paywalled")
+               for d in lines if d["status"] != "unavailable")

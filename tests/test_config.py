@@ -1,0 +1,42 @@
+"""Settings built at the edge: --resolve rules, Chromium discovery, refused combinations."""
+
+from __future__ import annotations
+
+import pytest
+
+from scraper.config import ResolveRule, Settings, find_chromium, parse_resolve
+from scraper.errors import ConfigError
+
+
+def test_resolve_rules_parse_and_match() -> None:
+    rules = parse_resolve(["*.test=127.0.0.1:8899", "a.example=10.0.0.1:81,b.example=[::1]:82"])
+    assert rules == (
+        ResolveRule("*.test", "127.0.0.1", 8899),
+        ResolveRule("a.example", "10.0.0.1", 81),
+        ResolveRule("b.example", "::1", 82),
+    )
+    assert rules[0].matches("news.youku.test") and not rules[0].matches("youku.com")
+    assert rules[0].chromium_rule() == "MAP *.test 127.0.0.1:8899"
+
+
+@pytest.mark.parametrize("bad", ["*.test", "*.test=127.0.0.1", "*.test=127.0.0.1:0",
+                                 "*.test=127.0.0.1:99999", "=1.2.3.4:80", "a b=1.2.3.4:80"])
+def test_bad_resolve_rule_is_one_clear_error(bad: str) -> None:
+    with pytest.raises(ConfigError, match="bad --resolve rule"):
+        parse_resolve([bad])
+
+
+def test_chromium_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory) -> None:
+    monkeypatch.setenv("SCRAPER_CHROMIUM", "/bin/sh")
+    assert find_chromium() == "/bin/sh"
+    with pytest.raises(ConfigError, match="Chromium not found"):
+        find_chromium("/nonexistent/chromium")
+
+
+def test_headed_without_display_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(ConfigError, match="xvfb-run"):
+        Settings(headed=True).checked()
+    with pytest.raises(ConfigError, match="--slow-mo"):
+        Settings(slow_mo_ms=50).checked()

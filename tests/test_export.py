@@ -1,0 +1,99 @@
+"""``export``: what a user gets in JSON lines and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from scraper.dirstore import DirStore
+from scraper.export import export
+from scraper.models import Snapshot
+from scraper.store import Store
+from tests.test_store import T0, make_comment, make_video
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with DirStore(tmp_path) as dir_store:
+        await dir_store.save_video(make_video("XMTEy", title='quote " and, comma'))
+        await dir_store.save_video(make_video("XMTEx"))
+        await dir_store.save_comments([make_comment(1, replies=[make_comment(2)])])
+        await dir_store.add_snapshot(Snapshot(vid="XMTEx", ts=T0, stat_play=5, run_id="r1"))
+        yield dir_store
+
+
+async def test_jsonl_is_one_object_per_line_with_iso_datetimes(store: Store) -> None:
+    out = io.StringIO()
+    assert await export(store, "videos", "jsonl", out) == 2
+    lines = out.getvalue().splitlines()
+    assert "标题 one" in lines[0]  # not \\u-escaped
+    first, second = (json.loads(line) for line in lines)
+    assert list(first)[:4] == ["_id", "vid", "url", "title"]
+    assert (first["_id"], first["title"]) == ("XMTEx", "标题 one")
+    assert second["title"] == 'quote " and, comma'
+    assert first["crawl"]["first"] == "2024-05-01T12:00:00.123000+00:00"
+    assert first["segments"][0] == {"index": 0, "url": "https://cdn.test/0.mp4", "path": None,
+                                    "size": 10, "sha256": None, "status": "ok", "attempts": 0,
+                                    "error": None}
+
+
+async def test_jsonl_keeps_nested_replies(store: Store) -> None:
+    out = io.StringIO()
+    assert await export(store, "comments", "jsonl", out) == 1
+    comment = json.loads(out.getvalue())
+    assert comment["_id"] == comment["id"] == 1
+    assert comment["replies"][0]["content"] == "comment 2 ✓"
+    assert comment["replies"][0]["time"] == (T0 + timedelta(minutes=2)).isoformat()
+
+
+async def test_csv_has_a_header_and_flat_cells(store: Store) -> None:
+    out = io.StringIO()
+    assert await export(store, "comments", "csv", out) == 1
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(row) == ["_id", "vid", "id", "time", "user", "user_name", "content", "num_up",
+                         "num_down", "num_reply", "parent_id", "replies"]
+    assert (row["_id"], row["user_name"]) == ("1", "用户1")
+    assert row["time"] == "2024-05-01T12:01:00.123000+00:00"
+    [reply] = json.loads(row["replies"])
+    assert (reply["id"], reply["replies"]) == (2, [])
+
+
+async def test_csv_of_videos_quotes_and_encodes(store: Store) -> None:
+    out = io.StringIO()
+    assert await export(store, "videos", "csv", out) == 2
+    text = out.getvalue()
+    assert text.startswith("_id,vid,url,title,subtitle,") and "\r" not in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["_id"] for r in rows] == ["XMTEx", "XMTEy"]
+    assert rows[1]["title"] == 'quote " and, comma'
+    assert rows[0]["subtitle"] == "" and rows[0]["stat_play"] == "100"
+    assert json.loads(rows[0]["crawl"])["run_id"] == "run-1"
+    assert json.loads(rows[0]["file_paths"]) == []
+
+
+async def test_empty_snapshot_export_still_has_a_header(tmp_path: Path) -> None:
+    async with DirStore(tmp_path / "empty") as empty:
+        out = io.StringIO()
+        assert await export(empty, "snapshots", "csv", out) == 0
+    assert out.getvalue() == "_id,vid,ts,stat_play,stat_cmt,comment_total,run_id,worker\n"
+
+
+async def test_snapshots_export(store: Store) -> None:
+    out = io.StringIO()
+    assert await export(store, "snapshots", "jsonl", out) == 1
+    assert json.loads(out.getvalue()) == {
+        "_id": "XMTEx:r1", "vid": "XMTEx", "ts": T0.isoformat(), "stat_play": 5, "stat_cmt": None,
+        "comment_total": None, "run_id": "r1", "worker": None}
+
+
+async def test_unknown_collection_or_format(store: Store) -> None:
+    with pytest.raises(ValueError, match="cannot export 'runs'"):
+        await export(store, "runs", "jsonl", io.StringIO())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown export format 'xml'"):
+        await export(store, "videos", "xml", io.StringIO())  # type: ignore[arg-type]
