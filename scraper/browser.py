@@ -15,8 +15,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 from playwright.async_api import Browser as PWBrowser
 from playwright.async_api import BrowserContext, Page, Playwright, Response, async_playwright
@@ -25,7 +26,7 @@ from playwright.async_api import Error as PlaywrightError
 from .config import ResolveRule
 from .errors import BrowserError
 
-__all__ = ["Browser", "BrowserOptions", "Captured", "Tab", "TabPool", "Visit"]
+__all__ = ["Browser", "BrowserOptions", "Captured", "Inspection", "Tab", "TabPool", "Visit"]
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,103 @@ class Browser:
     def tab(self) -> Tab:
         return Tab(self)
 
+    @contextlib.asynccontextmanager
+    async def inspect(self, url: str, *, trace: Path) -> AsyncIterator[Inspection]:
+        """Open ``url`` in a fresh traced context, for ``scrape debug``."""
+        context = await self.new_context()
+        try:
+            await context.tracing.start(screenshots=True, snapshots=True)
+            page = await context.new_page()
+            await page.goto(url, wait_until="domcontentloaded")
+            with contextlib.suppress(PlaywrightError):  # a page that never idles is fine
+                await page.wait_for_load_state("networkidle", timeout=5000)
+            yield Inspection(page)
+            await context.tracing.stop(path=str(trace))
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot inspect {url}: {_first_line(exc)}") from exc
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
+
+
+# Draws a labelled box over every node an XPath selects (attributes and text nodes
+# are shown by their element). Plain XPath 1.0 only: has-class() is spelled out first.
+_OVERLAY_JS = """([label, xpath, itemsXpath, color]) => {
+  const roots = [];
+  if (itemsXpath) {
+    const r = document.evaluate(itemsXpath, document, null, 7, null);
+    for (let i = 0; i < r.snapshotLength; i++) roots.push(r.snapshotItem(i));
+  } else { roots.push(document); }
+  let count = 0;
+  for (const root of roots) {
+    const r = document.evaluate(xpath, root, null, 7, null);
+    for (let i = 0; i < r.snapshotLength; i++) {
+      let node = r.snapshotItem(i);
+      if (node.nodeType === 2) node = node.ownerElement;
+      else if (node.nodeType !== 1) node = node.parentElement;
+      if (!node) continue;
+      const box = node.getBoundingClientRect();
+      const div = document.createElement("div");
+      div.className = "scraper-overlay";
+      div.setAttribute("data-scraper-label", label);
+      div.style.cssText = `position:absolute;left:${box.left + scrollX}px;` +
+        `top:${box.top + scrollY}px;width:${Math.max(box.width, 4)}px;` +
+        `height:${Math.max(box.height, 4)}px;outline:2px solid ${color};` +
+        "z-index:2147483647;pointer-events:none;";
+      const tag = document.createElement("span");
+      tag.textContent = label;
+      tag.style.cssText = `position:absolute;top:-14px;left:0;font:11px monospace;` +
+        `background:${color};color:#fff;padding:0 2px;white-space:nowrap;`;
+      div.appendChild(tag);
+      document.body.appendChild(div);
+      count++;
+    }
+  }
+  return count;
+}"""
+
+
+class Inspection:
+    """One page under ``scrape debug``: overlays, a screenshot, the Inspector."""
+
+    def __init__(self, page: Page) -> None:
+        self._page = page
+
+    async def html(self) -> str:
+        try:
+            return str(await self._page.evaluate("document.documentElement.outerHTML"))
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot read the page: {_first_line(exc)}") from exc
+
+    async def outline(self, label: str, xpath: str, *, items: str | None, color: str) -> int:
+        """Outline what ``xpath`` selects (inside each ``items`` node); returns how many."""
+        try:
+            return int(await self._page.evaluate(_OVERLAY_JS, [label, xpath, items, color]))
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot outline {label}: {_first_line(exc)}") from exc
+
+    async def labels(self) -> list[str]:
+        """The overlay labels now in the page (what a test checks)."""
+        script = ("Array.from(document.querySelectorAll('.scraper-overlay'))"
+                  ".map(e => e.getAttribute('data-scraper-label'))")
+        try:
+            return [str(v) for v in await self._page.evaluate(script)]
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot read overlays: {_first_line(exc)}") from exc
+
+    async def screenshot(self, path: Path) -> None:
+        try:
+            await self._page.screenshot(path=str(path), full_page=True)
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot take a screenshot: {_first_line(exc)}") from exc
+
+    async def pause(self) -> None:
+        """Open the Playwright Inspector and wait until the user resumes."""
+        try:
+            await self._page.pause()
+        except PlaywrightError as exc:
+            raise BrowserError(f"the Inspector failed: {_first_line(exc)}") from exc
+
 
 class Tab:
     """A page reused across visits, with the responses of its current visit captured."""
@@ -135,6 +233,7 @@ class Tab:
         self._wanted: dict[str, UrlMatcher] = {}
         self._results: dict[str, asyncio.Future[Captured]] = {}
         self._readers: set[asyncio.Task[None]] = set()
+        self._cookies: dict[str, str] | None = None
 
     @property
     def page(self) -> Page:
@@ -170,10 +269,12 @@ class Tab:
         self._wanted = dict(capture or {})
         self._results = {name: loop.create_future() for name in self._wanted}
         timeout = wait_s if wait_s is not None else self._browser.options.timeout_s
+        # With responses to wait for, those are the signal that the scripts ran; waiting
+        # for DOMContentLoaded as well only adds latency.
+        wait_until: Literal["commit", "domcontentloaded"] = (
+            "commit" if self._wanted else "domcontentloaded")
         try:
-            response = await page.goto(
-                url, wait_until="domcontentloaded", timeout=timeout * 1000
-            )
+            response = await page.goto(url, wait_until=wait_until, timeout=timeout * 1000)
         except PlaywrightError as exc:
             self._wanted = {}
             raise BrowserError(f"cannot load {url}: {_first_line(exc)}") from exc
@@ -217,19 +318,23 @@ class Tab:
     async def html(self) -> str:
         """The rendered DOM as HTML."""
         try:
-            return await self.page.content()
+            # page.content() costs several times more than serialising the element.
+            html = await self.page.evaluate("document.documentElement.outerHTML")
         except PlaywrightError as exc:
             raise BrowserError(f"cannot read the page: {_first_line(exc)}") from exc
+        return str(html)
 
-    async def cookies(self) -> dict[str, str]:
-        """Cookies of this tab's context, by name (the last one wins on duplicates)."""
+    async def cookies(self, *, fresh: bool = False) -> dict[str, str]:
+        """Cookies of this tab's context by name, read once per context unless ``fresh``."""
         if self._context is None:
             return {}
-        try:
-            return {c["name"]: c["value"] for c in await self._context.cookies()
-                    if "name" in c and "value" in c}
-        except PlaywrightError as exc:
-            raise BrowserError(f"cannot read cookies: {_first_line(exc)}") from exc
+        if self._cookies is None or fresh:
+            try:
+                jar = await self._context.cookies()
+            except PlaywrightError as exc:
+                raise BrowserError(f"cannot read cookies: {_first_line(exc)}") from exc
+            self._cookies = {c["name"]: c["value"] for c in jar if "name" in c and "value" in c}
+        return dict(self._cookies)
 
     async def evaluate(self, expression: str) -> object:
         try:
@@ -242,6 +347,7 @@ class Tab:
         for task in list(self._readers):
             task.cancel()
         context, self._context, self._page = self._context, None, None
+        self._cookies = None
         if context is not None:
             with contextlib.suppress(PlaywrightError):
                 await context.close()

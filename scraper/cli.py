@@ -110,9 +110,49 @@ def export(store: str | None, what: str, fmt: str, out: Path | None) -> None:
     click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)
 
 
+@cli.command()
+@click.argument("url")
+@click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
+@click.option("--pause", is_flag=True, help="Open the Playwright Inspector on the page.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("scrape-debug"),
+              show_default=True, help="Where the screenshot and trace go.")
+@click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
+@click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
+              help="Use site profiles and selector files from this directory.")
+@click.option("--chromium", help="Chromium executable.")
+def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
+          selectors_dir: Path | None, chromium: str | None) -> None:
+    """Open one page headed and show what every selector field matches.
+
+    Outlines each field's element with a labelled box, prints field -> value, and
+    saves a screenshot and a Playwright trace (view it with `playwright show-trace`).
+    Needs a display: on a server, run it as `xvfb-run -a scrape debug URL`.
+    """
+    from .debug import debug_page
+
+    settings = config.Settings(
+        site=site, selectors_dir=selectors_dir, headed=True,
+        chromium=config.find_chromium(chromium),
+        resolve=_resolve_rules(resolve),
+    ).checked()
+    report = _run_async(lambda: debug_page(settings, url, out_dir=out, pause=pause))
+    click.echo(f"{report.url}  (selectors {', '.join(report.versions.values())})")
+    width = max((len(k) for k in report.values), default=0)
+    for name, value in report.values.items():
+        click.echo(f"  {name:<{width}}  {value!r}")
+    missing = [k for k, n in report.outlined.items() if n == 0]
+    if missing:
+        click.echo(f"  matched nothing: {', '.join(missing)}")
+    click.echo(f"screenshot: {report.screenshot}\ntrace:      {report.trace}  "
+               f"(playwright show-trace {report.trace})")
+
+
+def _resolve_rules(extra: tuple[str, ...]) -> tuple[config.ResolveRule, ...]:
+    return config.parse_resolve([*extra, *filter(None, [config.env("SCRAPER_RESOLVE")])])
+
+
 def _settings(**options: Any) -> config.Settings:
-    resolve = config.parse_resolve([*options["resolve"], *filter(None, [config.env(
-        "SCRAPER_RESOLVE")])])
+    resolve = _resolve_rules(options["resolve"])
     return config.Settings(
         site=options["site"], category=options["category"],
         store=_store_target(options["store"]), media_dir=options["media_dir"],

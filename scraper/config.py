@@ -137,8 +137,8 @@ class Settings:
         """Refuse combinations that cannot work, before anything starts."""
         if self.headed and not (env("DISPLAY") or env("WAYLAND_DISPLAY")):
             raise ConfigError(
-                "--headed needs a display; run under a virtual one: "
-                "xvfb-run -a scrape run ... --headed"
+                "a headed browser needs a display and none is set (DISPLAY); "
+                "run under a virtual one: xvfb-run -a scrape …"
             )
         if self.slow_mo_ms and not self.headed:
             raise ConfigError("--slow-mo only makes sense with --headed")

@@ -45,6 +45,7 @@ __all__ = [
     "load_page_dir",
     "load_profile",
     "load_selectors",
+    "native_xpath",
     "next_version_path",
     "write_version",
 ]
@@ -470,7 +471,7 @@ def _regex(path: Path, where: str, pattern: Any) -> re.Pattern[str] | None:
 
 def compile_xpath(xpath: str) -> Any:
     """``xpath`` compiled as the extractor evaluates it (raises lxml's ``XPathSyntaxError``)."""
-    return etree.XPath(_native(xpath), namespaces=_XPATH_NS, smart_strings=False)
+    return etree.XPath(native_xpath(xpath), namespaces=_XPATH_NS, smart_strings=False)
 
 
 def _compile(path: Path, where: str, xpath: str, variables: Mapping[str, Any]) -> Any:
@@ -493,7 +494,7 @@ def _compile(path: Path, where: str, xpath: str, variables: Mapping[str, Any]) -
     return compiled
 
 
-def _native(xpath: str) -> str:
+def native_xpath(xpath: str) -> str:
     """``xpath`` with each literal ``has-class("a", …)`` spelled in native XPath 1.0."""
     def replace(match: re.Match[str]) -> str:
         if match["literal"]:

@@ -24,7 +24,7 @@ CHROMIUM_ARGS = (
     "--disable-dev-shm-usage",
 )
 # High enough that each fault fires at least once during a 150-video crawl.
-SESSION_FAULT_RATES = {"segment_302": 0.05, "segment_502": 0.05, "missing_channel_link": 0.03}
+SESSION_FAULT_RATES = {"segment_302": 0.05, "segment_502": 0.05, "missing_channel_link": 0.05}
 
 MakeReplica = Callable[..., AbstractAsyncContextManager[Replica]]
 LaunchBrowser = Callable[[Replica], AbstractAsyncContextManager[Browser]]
