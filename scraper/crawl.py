@@ -169,10 +169,22 @@ def video_item(run: RunRecord, card: CardInfo, order: int) -> FrontierItem:
 async def crawl_job(ctx: VideoContext, reporter: Reporter | None) -> None:
     catalogue_done = asyncio.Event()
     with reporter.running() if reporter else contextlib.nullcontext():
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(_catalogue_then_signal(ctx, catalogue_done, reporter))
-            for _ in range(max(1, ctx.settings.concurrency * 2)):
-                tg.create_task(video_worker(ctx, catalogue_done, reporter))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(_catalogue_then_signal(ctx, catalogue_done, reporter))
+                for _ in range(max(1, ctx.settings.concurrency * 2)):
+                    tg.create_task(video_worker(ctx, catalogue_done, reporter))
+        except BaseExceptionGroup as group:
+            # Surface the first of our errors as itself, so the CLI can word it in one line.
+            raise first_error(group) from None
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    for exc in group.exceptions:
+        inner = first_error(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if isinstance(inner, ScraperError):
+            return inner
+    return group
 
 
 async def _catalogue_then_signal(
