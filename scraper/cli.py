@@ -140,9 +140,10 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
     width = max((len(k) for k in report.values), default=0)
     for name, value in report.values.items():
         click.echo(f"  {name:<{width}}  {value!r}")
+    click.echo(f"overlays: {', '.join(sorted(set(report.labels)))}")
     missing = [k for k, n in report.outlined.items() if n == 0]
     if missing:
-        click.echo(f"  matched nothing: {', '.join(missing)}")
+        click.echo(f"matched nothing: {', '.join(missing)}")
     click.echo(f"screenshot: {report.screenshot}\ntrace:      {report.trace}  "
                f"(playwright show-trace {report.trace})")
 

@@ -33,5 +33,6 @@ Look at the data:
   $BIN/scrape export --what snapshots              # one line per video per visit
 With MongoDB (MONGODB_URI or a local server), query it directly, e.g.
   mongosh scraper --eval 'db.videos.find({}, {title: 1, stat_play: 1}).limit(5)'
-Run 'make demo' again later: static fields stay, figures and snapshots move on.
+Run 'make demo' again: a finished run is followed by a new one; static fields stay
+from the first crawl, each visit adds a snapshot (the replica's clock restarts with it).
 MSG
