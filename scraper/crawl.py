@@ -28,6 +28,7 @@ from pathlib import Path
 from .browser import Browser, BrowserOptions, TabPool
 from .config import Settings
 from .errors import BrowserError, ConfigError, ScraperError, SiteUnreachable
+from .evidence import Keeper
 from .extract import extract_items, extract_page
 from .models import CardInfo, FrontierItem, RunRecord
 from .net import HttpClient
@@ -75,7 +76,8 @@ async def run_crawl(
         stack.push_async_callback(tabs.close)
         run = await begin_run(store, site, settings)
         ctx = VideoContext(settings=settings, site=site, store=store, http=http, tabs=tabs,
-                           stats=stats, run=run, media_dir=media_dir, signs=SignJar())
+                           stats=stats, run=run, media_dir=media_dir, signs=SignJar(),
+                           evidence=Keeper(store, site.profile.selector_set))
         status = "failed"
         try:
             await crawl_job(ctx, reporter)
@@ -261,6 +263,10 @@ async def read_catalogue_page(
         if not items.items:
             last = BrowserError(f"no video cards found on {url} (selectors {items.version})")
             continue
+        await ctx.evidence.offer(site.catalogue[0], html, newest=not items.fallback,
+                                 complete=not items.missing_items)
+        await ctx.evidence.offer(site.pager[0], html, newest=not pager.fallback,
+                                 complete=not pager.missing)
         cards = [CardInfo(page=page, **_card_fields(fields)) for fields in items.items]
         return cards, pager.values.get("next_url")
     raise last or BrowserError(f"cannot load {url}")

@@ -3,7 +3,7 @@
 Both stores speak MongoDB's update language: the builders here (``video_update``,
 ``claim_update``, ...) say once what a write means; ``MongoStore`` sends them to the
 server and ``DirStore`` applies them with ``apply_update`` (``$set``, ``$setOnInsert``,
-``$inc``) and ``matches`` (equality, ``$lt``, ``$or``): only what the builders use.
+``$inc``) and ``matches`` (equality, ``$lt``, ``$lte``, ``$or``): only what the builders use.
 
 ``DirStore`` keeps one JSON file per document, ``<dir>/<collection>/<id>.json``
 (``bson.json_util``, relaxed, so datetimes come back as datetimes), written atomically
@@ -20,7 +20,7 @@ import os
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -39,6 +39,7 @@ from .models import (
     Comment,
     FrontierItem,
     RunRecord,
+    ScheduleEntry,
     Snapshot,
     Video,
 )
@@ -53,6 +54,7 @@ _M = TypeVar("_M", bound=BaseModel)
 FRONTIER_STATES: tuple[str, ...] = get_args(FrontierItem.model_fields["state"].annotation)
 SEQ = "seq"  # storage-only field of frontier documents: insertion order, claim tie-breaker
 CLAIM_SORT: list[tuple[str, int]] = [("priority", -1), (SEQ, 1)]
+SCHEDULE_SORT: list[tuple[str, int]] = [("due", 1), ("_id", 1)]  # the most overdue first
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 
 
@@ -123,6 +125,36 @@ RETRY_UPDATE: Update = {
 }
 
 
+def held_query(doc_id: str, worker: str, **fields: Any) -> Doc:
+    """The claimed document ``doc_id``, if ``worker`` still holds it (and ``fields`` match)."""
+    return {"_id": doc_id, "state": "claimed", "worker": worker, **fields}
+
+
+def renew_update(lease_s: float, now: datetime) -> Update:
+    return {"$set": {"lease_until": now + timedelta(seconds=lease_s)}}
+
+
+def schedule_insert(entry: ScheduleEntry) -> Update:
+    """A new entry as given; a known one keeps its schedule and takes the newer card."""
+    doc = entry.model_dump()
+    return {"$setOnInsert": {k: v for k, v in doc.items() if k != "card"},
+            "$set": {"card": doc["card"]}}
+
+
+def schedule_claim_query(job: str, *, due_by: datetime, now: datetime) -> Doc:
+    return {
+        "job": job,
+        "due": {"$lte": due_by},
+        "$or": [{"state": "pending"}, {"state": "claimed", "lease_until": {"$lt": now}}],
+    }
+
+
+def schedule_finish_update(changes: Mapping[str, Any]) -> Update:
+    """The visit is over: the entry takes its next ``due`` (in ``changes``) and is free."""
+    free = {"state": "pending", "worker": None, "lease_until": None, "attempts": 0}
+    return {"$set": {**changes, **free}, "$inc": {"visits": 1}}
+
+
 def job_query(job: str, *, kind: str | None = None, state: str | None = None) -> Doc:
     optional = {"kind": kind, "state": state}
     return {"job": job} | {key: value for key, value in optional.items() if value is not None}
@@ -187,14 +219,17 @@ def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
 
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """MongoDB's answer for ``doc`` against a query of equalities, ``$lt`` and ``$or``."""
+    """MongoDB's answer for ``doc`` against a query of equalities, ``$lt``, ``$lte``, ``$or``."""
     for key, cond in query.items():
         if key == "$or":
             if not any(matches(doc, branch) for branch in cond):
                 return False
-        elif isinstance(cond, Mapping) and set(cond) == {"$lt"}:
+        elif isinstance(cond, Mapping) and cond and set(cond) <= {"$lt", "$lte"}:
             value = _get(doc, key)
-            if value is _MISSING or value is None or not value < cond["$lt"]:
+            if value is _MISSING or value is None:
+                return False
+            if ("$lt" in cond and not value < cond["$lt"]) or (
+                    "$lte" in cond and not value <= cond["$lte"]):
                 return False
         else:
             value = _get(doc, key)
@@ -395,7 +430,7 @@ class DirStore:
         query, update = claim_query(job, kind, now), claim_update(worker, lease_s, now)
         async with self._locks["frontier"]:
             docs = await self._docs("frontier")
-            ready = [doc for doc in docs.values() if matches(doc, query)]
+            ready = [doc for doc in _candidates(docs, query) if matches(doc, query)]
             ready.sort(key=lambda d: tuple(d[f] * order for f, order in CLAIM_SORT))
             chosen = [apply_update(doc, doc["_id"], update) for doc in ready[:limit]]
             return [from_doc(FrontierItem, d) for d in await self._write("frontier", chosen)]
@@ -421,17 +456,62 @@ class DirStore:
         query = job_query(job, state="failed")
         return await self._update_where("frontier", query, RETRY_UPDATE)
 
+    async def frontier_renew(self, item_id: str, *, worker: str, lease_s: float) -> bool:
+        update = renew_update(lease_s, utc_now())
+        return await self._update_where("frontier", held_query(item_id, worker), update) > 0
+
+    async def schedule_add(self, entries: Sequence[ScheduleEntry]) -> int:
+        async with self._locks["schedule"]:
+            docs = await self._docs("schedule")
+            changed: dict[str, Doc] = {}
+            added = 0
+            for entry in entries:
+                old = changed.get(entry.id) or docs.get(entry.id)
+                added += old is None
+                new = apply_update(old, entry.id, schedule_insert(entry))
+                if new != old:
+                    changed[entry.id] = new
+            await self._write("schedule", list(changed.values()))
+        return added
+
+    async def schedule_claim(
+        self, job: str, *, due_by: datetime, worker: str, lease_s: float, limit: int = 1
+    ) -> list[ScheduleEntry]:
+        now = utc_now()
+        query = schedule_claim_query(job, due_by=due_by, now=now)
+        update = claim_update(worker, lease_s, now)
+        async with self._locks["schedule"]:
+            docs = await self._docs("schedule")
+            ready = sorted((d for d in docs.values() if matches(d, query)),
+                           key=lambda d: tuple(d[f] for f, _ in SCHEDULE_SORT))
+            chosen = [apply_update(doc, doc["_id"], update) for doc in ready[:limit]]
+            return [from_doc(ScheduleEntry, d) for d in await self._write("schedule", chosen)]
+
+    async def schedule_renew(self, entry_id: str, *, worker: str, lease_s: float) -> bool:
+        update = renew_update(lease_s, utc_now())
+        return await self._update_where("schedule", held_query(entry_id, worker), update) > 0
+
+    async def schedule_finish(
+        self, entry_id: str, *, worker: str, due: datetime, changes: Mapping[str, Any]
+    ) -> bool:
+        query = held_query(entry_id, worker, due=due)
+        return await self._update_where("schedule", query, schedule_finish_update(changes)) > 0
+
+    async def schedule_release(self, entry_id: str, *, worker: str) -> None:
+        await self._update_where("schedule", held_query(entry_id, worker), RELEASE_UPDATE)
+
     async def _update_where(self, collection: str, query: Doc, update: Update) -> int:
         """Update (never insert) every document matching ``query``; returns how many."""
         async with self._locks[collection]:
             docs = await self._docs(collection)
-            hits = [doc for doc in docs.values() if matches(doc, query)]
+            hits = [doc for doc in _candidates(docs, query) if matches(doc, query)]
             await self._write(collection, [apply_update(d, d["_id"], update) for d in hits])
         return len(hits)
 
     async def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
         for doc in await self.find_docs(collection, {}):
             yield doc
+
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         async with self._locks[collection]:
@@ -452,3 +532,19 @@ class DirStore:
             docs = await self._docs(collection)
             hits = [copy.deepcopy(doc) for doc in docs.values() if matches(doc, filter_eq)]
         return sorted(hits, key=lambda d: (isinstance(d["_id"], str), d["_id"]))
+
+
+def _candidates(docs: Mapping[DocId, Doc], query: Mapping[str, Any]) -> Iterable[Doc]:
+    """Documents that may match: one by ``_id``, or those of the queried job.
+
+    The frontier holds every run's items; a claim or finish would otherwise run the
+    general matcher over all of them, once per video.
+    """
+    doc_id = query.get("_id")
+    if isinstance(doc_id, str | int):
+        found = docs.get(doc_id)
+        return [found] if found is not None else []
+    job = query.get("job")
+    if isinstance(job, str):
+        return (doc for doc in docs.values() if doc.get("job") == job)
+    return docs.values()

@@ -26,6 +26,7 @@ from .errors import (
     TokenRejected,
     VideoUnavailable,
 )
+from .evidence import Keeper
 from .extract import Extraction, extract_page
 from .files import VideoFiles, fetch_files
 from .models import (
@@ -65,6 +66,7 @@ class VideoContext:
     run: RunRecord
     media_dir: Path | None
     signs: SignJar
+    evidence: Keeper
     downloads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
 
 
@@ -86,8 +88,13 @@ class VideoOutcome:
     error: str | None = None
 
 
-async def process_video(ctx: VideoContext, card: CardInfo) -> VideoOutcome:
-    """Crawl one video into the store; returns how it went."""
+async def process_video(
+    ctx: VideoContext, card: CardInfo, *, visit_id: str | None = None
+) -> VideoOutcome:
+    """Crawl one video into the store; returns how it went.
+
+    ``visit_id`` names the snapshot (default ``vid:run_id``; monitoring names each visit).
+    """
     started = datetime.now(UTC)
     try:
         rendered = await render_video(ctx, card)
@@ -103,7 +110,7 @@ async def process_video(ctx: VideoContext, card: CardInfo) -> VideoOutcome:
         fetch_files(ctx, card, rendered.play, errors, refresh=lambda: refresh_play(ctx, card)),
     )
     video = build_video(ctx, card, rendered, thread, files, errors, started)
-    await save(ctx, video, thread)
+    await save(ctx, video, thread, visit_id=visit_id)
     return VideoOutcome(video.status)
 
 
@@ -128,7 +135,7 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
             visit = await tab.visit(card.url, capture=capture)
             if visit.status == 404:
                 raise VideoUnavailable("video page not found (404)")
-            extraction = await _read_fields(ctx, tab.html, visit.url)
+            html, extraction = await _read_fields(ctx, tab.html, visit.url)
             comments = visit.captured.get("comments")
             if comments is not None:
                 ctx.signs.offer(comment_sign_from_url(comments.url))
@@ -146,6 +153,8 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
                     + ", ".join(extraction.missing), missing=extraction.missing)
                 continue
             _note_version(ctx, extraction, card.url)
+            await ctx.evidence.offer(ctx.site.video[0], html, newest=not extraction.fallback,
+                                     complete=True)
             return Rendered(url=card.url, fields=extraction.values, version=extraction.version,
                             play=play, comments_body=comments.body if comments else None,
                             cookies=await tab.cookies())
@@ -172,16 +181,17 @@ async def _warm_up(ctx: VideoContext, visit: Any) -> None:
         log.debug("warm-up visit failed: %s", exc)
 
 
-async def _read_fields(ctx: VideoContext, html: Any, url: str) -> Extraction:
+async def _read_fields(ctx: VideoContext, read: Any, url: str) -> tuple[str, Extraction]:
     """Extract the video fields, polling briefly for late script-rendered nodes."""
     versions, scheme = ctx.site.video, ctx.site.profile.scheme
     for _ in range(_FIELD_POLLS):
-        extraction = await asyncio.to_thread(extract_page, await html(), versions,
+        html = await read()
+        extraction = await asyncio.to_thread(extract_page, html, versions,
                                              base_scheme=scheme, base_url=url)
         if not extraction.missing:
             break
         await asyncio.sleep(_FIELD_POLL_S)
-    return extraction
+    return html, extraction
 
 
 def _note_version(ctx: VideoContext, extraction: Extraction, url: str) -> None:
@@ -275,13 +285,16 @@ def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
-async def save(ctx: VideoContext, video: Video, thread: CommentThread | None) -> None:
+async def save(
+    ctx: VideoContext, video: Video, thread: CommentThread | None, *, visit_id: str | None = None
+) -> None:
     await ctx.store.save_video(video)
     if thread is not None and thread.comments:
         await ctx.store.save_comments(thread.comments)
         ctx.stats.note("comments.stored", n=len(thread.comments))
     snap = Snapshot(vid=video.vid, ts=video.crawl.last, stat_play=video.stat_play,
-                    stat_cmt=video.stat_cmt, comment_total=video.comment_total,
-                    run_id=ctx.run.run_id, worker=ctx.settings.worker_id)
-    await ctx.store.add_snapshot(snap, visit_id=f"{video.vid}:{ctx.run.run_id}")
+                    stat_play_text=video.stat_play_text, stat_cmt=video.stat_cmt,
+                    comment_total=video.comment_total, run_id=ctx.run.run_id,
+                    worker=ctx.settings.worker_id)
+    await ctx.store.add_snapshot(snap, visit_id=visit_id or f"{video.vid}:{ctx.run.run_id}")
 
