@@ -13,6 +13,7 @@ structure score in (0, 1] that says how much a layout change is likely to spare 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from .selector_files import FieldSpec, compile_xpath
 
 __all__ = [
     "Fingerprint",
+    "attr_name_ok",
+    "element_cue",
     "element_fingerprint",
     "fingerprint_field",
     "from_json",
@@ -39,13 +42,17 @@ __all__ = [
 ]
 
 STRING_VALUE = etree.XPath("string()")
-_SOURCE = re.compile(r"^(?P<loc>.+?)/@(?P<attr>[A-Za-z_][\w:.-]*)$")
+_SOURCE = re.compile(r"^(?:(?P<loc>.+?)/)?@(?P<attr>[A-Za-z_][\w:.-]*)$")
 # Attributes whose value names a role rather than carrying data; href/src/alt/style change
 # with the data or the theme and would make brittle anchors.
 _STABLE_ATTRS = frozenset({"title", "rel", "role", "aria-label", "itemprop", "name", "type"})
 # Class tokens and ids minted by build tools (css-1x2y3z, sc-aBcD, _3kd92) or holding
 # numbers (module ids, counters) change from one deploy or page to the next.
 _GENERATED = re.compile(r"\d{3,}|^(?:css|sc|jsx|svelte|emotion)-|^_|[A-Z].*\d|\d.*[A-Z]")
+# Attribute names an XPath can spell (no "@click", ":href", "v-on:x") and that a build
+# did not mint (Vue's data-v-7ba5bd90).
+_ATTR_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
+_GENERATED_ATTR = re.compile(r"^data-v-|-(?=[a-f]*\d)[0-9a-f]{6,}$")
 _MARKER = re.compile(r"(?:^|[-_])(?:current|active|selected|cur|on)$")
 _SHAPES = (
     ("url", re.compile(r"^(?:[a-z]+:)?//\S+$|^/[^\s/]\S*$")),
@@ -91,6 +98,7 @@ def from_json(doc: Mapping[str, Any]) -> Fingerprint:
         raise ValueError(f"not a fingerprint: {doc!r}") from exc
 
 
+@functools.lru_cache(maxsize=8192)
 def text_shape(raw: str) -> str:
     """The shape of a value: "url", "mm:ss", "digits", "digits+unit", "cjk", … or "mixed"."""
     text = raw.strip()
@@ -106,13 +114,20 @@ def label_like(value: str) -> bool:
         "cjk", "latin", "mixed"} and "/" not in text
 
 
+def attr_name_ok(name: str) -> bool:
+    """An attribute name usable in an XPath and not minted by a build."""
+    return bool(_ATTR_NAME.match(name)) and not _GENERATED_ATTR.search(name)
+
+
 def stable_classes(el: Any) -> list[str]:
-    return [c for c in (el.get("class") or "").split() if not _GENERATED.search(c)]
+    return [c for c in (el.get("class") or "").split()
+            if not _GENERATED.search(c) and not set(c) & {'"', "'", "\\"}]
 
 
 def _stable_id(el: Any) -> str:
     ident = (el.get("id") or "").strip()
-    return ident if ident and not _GENERATED.search(ident) and " " not in ident else ""
+    return ident if ident and not _GENERATED.search(ident) and literal(ident) == f'"{ident}"' \
+        and " " not in ident else ""
 
 
 def describe(el: Any) -> str:
@@ -138,7 +153,7 @@ def _attrs(el: Any) -> dict[str, str]:
     if classes := stable_classes(el):
         attrs["class"] = " ".join(sorted(classes))
     for name, value in el.attrib.items():
-        if name.startswith("data-") or name in _STABLE_ATTRS:
+        if (name.startswith("data-") or name in _STABLE_ATTRS) and attr_name_ok(name):
             attrs[name] = value.strip() if label_like(value) else ""
     if _marker(el):
         attrs["state"] = "current"
@@ -170,10 +185,12 @@ def _element_sibling(el: Any, step: int) -> Any:
 
 
 def split_source(xpath: str) -> tuple[str, str]:
-    """``(element xpath, source)``: ``a/@href`` -> ``("a", "@href")``, else ``"text"``."""
-    if match := _SOURCE.match(xpath.strip()):
-        return match["loc"], "@" + match["attr"]
-    return xpath, "text"
+    """``(element xpath, source)``: ``a/@href`` -> ``("a", "@href")``, ``@id`` ->
+    ``(".", "@id")``, ``a/text()`` or ``a`` -> ``("a", "text")``."""
+    xpath = xpath.strip()
+    if match := _SOURCE.match(xpath):
+        return match["loc"] or ".", "@" + match["attr"]
+    return (xpath[:-7], "text") if xpath.endswith("/text()") else (xpath, "text")
 
 
 def read_source(el: Any, source: str) -> str | None:
@@ -187,7 +204,7 @@ def read_source(el: Any, source: str) -> str | None:
 def fingerprint_field(html: str, spec: FieldSpec, *, items_xpath: str | None) -> list[Fingerprint]:
     """Fingerprints of the elements ``spec`` reads on a page where it works (one per item on
     a list page, duplicates dropped); call after a successful extraction and store them."""
-    root = parsel.Selector(text=html).root
+    root = parsel.Selector(text=html, type="html").root
     contexts = compile_xpath(items_xpath)(root) if items_xpath else [root]
     loc, source = split_source(spec.xpath)
     compiled = compile_xpath(loc)
@@ -278,15 +295,34 @@ def similarity(fp: Fingerprint, refs: Sequence[Fingerprint]) -> float:
     return max((_pair(fp, ref) for ref in refs), default=0.0)
 
 
+def _cue(refs: Sequence[Fingerprint]) -> tuple[str, frozenset[str]] | None:
+    labels = frozenset(ref.label for ref in refs)
+    if len(labels) == 1 and "" not in labels:
+        return "label", labels
+    if refs and all(ref.attrs.get("state") for ref in refs):
+        return "state", frozenset()
+    return None
+
+
 def strong_cue(fp: Fingerprint, refs: Sequence[Fingerprint]) -> bool | None:
     """Whether ``fp`` carries the refs' semantic cue (their one constant label, or a
     current-page marker); ``None`` when the refs have no such cue."""
-    labels = {ref.label for ref in refs}
-    if len(labels) == 1 and "" not in labels:
-        return fp.label in labels or fp.attrs.get("title") in labels
-    if refs and all(ref.attrs.get("state") for ref in refs):
-        return bool(fp.attrs.get("state"))
-    return None
+    cue = _cue(refs)
+    if cue is None:
+        return None
+    if cue[0] == "label":
+        return fp.label in cue[1] or fp.attrs.get("title") in cue[1]
+    return bool(fp.attrs.get("state"))
+
+
+def element_cue(el: Any, source: str, refs: Sequence[Fingerprint]) -> bool | None:
+    """:func:`strong_cue` of ``el`` without building its whole fingerprint (a fast filter)."""
+    cue = _cue(refs)
+    if cue is None:
+        return None
+    if cue[0] == "label":
+        return _label(el, source) in cue[1] or (el.get("title") or "").strip() in cue[1]
+    return _marker(el)
 
 
 # --- XPath steps -----------------------------------------------------------------------
@@ -305,7 +341,7 @@ def _predicates(el: Any, *, presence: bool, label: bool) -> list[tuple[str, floa
         preds.append((f'[@id="{ident}"]', 1.0))
     preds += [(f'[has-class("{c}")]', 1.0) for c in stable_classes(el)]
     for name, value in sorted(el.attrib.items()):
-        if not (name.startswith("data-") or name in _STABLE_ATTRS):
+        if not (name.startswith("data-") or name in _STABLE_ATTRS) or not attr_name_ok(name):
             continue
         if label_like(value) and (lit := literal(value.strip())):
             preds.append((f"[@{name}={lit}]", 1.0))
@@ -320,8 +356,8 @@ def _predicates(el: Any, *, presence: bool, label: bool) -> list[tuple[str, floa
 def locators(el: Any, ctx: Any, *, relative: bool, label: bool = False) -> dict[str, float]:
     """Candidate XPaths selecting ``el`` from ``ctx`` (the document, or an item for
     ``relative``), each with its structure score; ``label`` allows text predicates."""
-    if el is ctx:
-        return {".": 1.0}
+    if el is ctx:  # an item may carry a value itself (li[data-vid]); a document may not
+        return {".": 1.0} if relative else {}
     pre, tag = (".//" if relative else "//"), el.tag
     own = _predicates(el, presence=True, label=label)
     out: dict[str, float] = {}

@@ -40,7 +40,7 @@ async def replica() -> AsyncIterator[Replica]:
         yield rep
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_replica() -> MakeReplica:
     """``async with make_replica(videos=30, faults=False) as rep:`` for a private replica."""
 

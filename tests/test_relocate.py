@@ -1,8 +1,9 @@
 """Selector repair on the 2018 layout (site-spec §2, §3) and a redesign of the same data.
 
 The redesign renames every class and id the 2018 selectors use, reorders the cards'
-children, changes tags (span -> em, a -> div[data-href]), moves values between attribute
-and text (title @title -> text, duration text -> @data-duration, views -> @data-count),
+children, changes tags (span -> em, a -> div[data-href], span or i from card to card),
+moves values between attribute and text (title @title -> text, duration text ->
+@data-duration, views -> @data-count),
 adds an ad card of the same class and a banner repeating a card's title, and puts decoys
 on video pages. Everything is compared field by field with the data the pages came from.
 """
@@ -15,7 +16,7 @@ import random
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from scraper.convert import parse_count, parse_duration
 from scraper.extract import extract_items, extract_page
 from scraper.fingerprint import Fingerprint, fingerprint_field, from_json, to_json
 from scraper.relocate import (
+    Between,
     Repair,
     Sample,
     check_fields,
@@ -33,7 +35,7 @@ from scraper.relocate import (
     repaired_fields,
     repaired_items,
 )
-from scraper.selector_files import SelectorSet, load_page_dir, write_version
+from scraper.selector_files import FieldSpec, SelectorSet, load_page_dir, write_version
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "selectors" / "youku" / "pages"
 MOD, PAGES, PER_PAGE = 225659, 12, 15
@@ -134,7 +136,8 @@ def catalogue_2018(page: int) -> str:
     window = range(max(1, page - 3), min(PAGES, max(1, page - 3) + 6) + 1)
     numbers = "".join(f'<span class="current">{n}</span>' if n == page else _link_2018(n, str(n))
                       for n in window)
-    prev = f'<span class="prev">{_link_2018(page - 1, "上一页", "上一页")}</span>' if page > 1 else ""
+    prev = (f'<span class="prev">{_link_2018(page - 1, "上一页", "上一页")}</span>'
+            if page > 1 else "")
     nxt = (f'<span class="next">{_link_2018(page + 1, "下一页", "下一页")}</span>'
            if page < PAGES else "")
     cards = "\n".join(card_2018(v) for v in page_videos(page))
@@ -164,6 +167,7 @@ def video_2018(v: Video) -> str:
 
 def card_new(v: Video, spm: str) -> str:
     t = escape(v.title)
+    dur = "i" if v.n % 2 else "span"  # an A/B test: the tag varies from card to card
     return (f'<div class="yk-pack yk-pack--video" data-spm="{spm}">\n'
             f'<div class="yk-pack__info"><h4 class="yk-pack__title"><a href="{v.href}" '
             f'target="_blank">{t}</a></h4>\n<ul class="yk-pack__stats">'
@@ -172,7 +176,7 @@ def card_new(v: Video, spm: str) -> str:
             f'<i class="yk-icon yk-icon--play"></i></em></li></ul></div>\n'
             f'<div class="yk-pack__cover" data-href="{v.href}" data-vid="{v.vid}">'
             f'<img src="//vthumb.ykimg.test/{v.thumb}" alt="{t}">'
-            f'<span class="yk-pack__dur" data-duration="{v.duration}"></span></div>\n</div>')
+            f'<{dur} class="yk-pack__dur" data-duration="{v.duration}"></{dur}></div>\n</div>')
 
 
 AD_CARD = ('<div class="yk-pack yk-pack--ad" data-spm="ad"><div class="yk-pack__info">'
@@ -363,6 +367,26 @@ def test_catalogue_new_version_extracts_the_truth(catalogue_repairs: list[Repair
     assert old.version == "catalogue@v1" and old.fallback and len(old.items) == PER_PAGE
 
 
+def test_a_catalogue_list_that_moved_on(tmp_path: Path) -> None:
+    """The store's list predates two new cards at the top and still holds one card that
+    has since dropped off: items are matched by their values, not by position."""
+    def moved(page: int) -> dict[str, Any]:
+        gone = video(10_000 + page).card_known()
+        return {"items": [v.card_known() for v in page_videos(page)[2:]] + [gone]}
+
+    old = check_fields(v1("catalogue"), [Sample(catalogue_2018(p), cat_url(p), moved(p))
+                                         for p in SAMPLE_PAGES], scheme="http")
+    assert all(old.values())
+    samples = [Sample(catalogue_new(p), cat_url(p), moved(p)) for p in SAMPLE_PAGES]
+    repairs = relocate(v1("catalogue"), samples, scheme="http")
+    assert all(r.status == "repaired" for r in repairs), repairs
+    assert by_field(repairs)["items"].new_xpath == '//div[has-class("yk-pack--video")]'
+    versions = new_version(tmp_path, "catalogue", repairs)
+    for page in HELD_OUT:
+        got = extract_items(catalogue_new(page), versions, base_scheme="http")
+        assert got.items == [v.card_known() for v in page_videos(page)], page
+
+
 # --- relocate: video page ----------------------------------------------------------------
 
 
@@ -398,11 +422,66 @@ def test_a_value_found_nowhere_is_unrepaired_not_guessed() -> None:
     assert repairs["stat_play"].reason == "known value not found on any sample"
 
 
-def test_one_sample_is_never_enough_for_a_constant_value() -> None:
-    samples = [video_sample(n, new=True) for n in (0, 5, 10)]  # all tagged 社会
-    repairs = by_field(relocate(v1("video"), samples, scheme="http"))
-    assert repairs["category"].status == "ok"
-    assert repairs["subtitle"].status == "repaired"
+def broken_category() -> SelectorSet:
+    base = v1("video")
+    category = FieldSpec(name="category", xpath='//span[@data-sn = "labels"]/a', convert="strip",
+                         default="未分类")
+    return replace(base, fields={**base.fields, "category": category})
+
+
+def test_a_value_every_sample_shares_is_not_evidence() -> None:
+    """All samples tagged 社会: a constant element would agree too, so no repair."""
+    assert {video(n).tag for n in (0, 5, 10, 15)} == {"社会"}
+    samples = [video_sample(n, new=True) for n in (0, 5, 10, 15)]
+    repair = by_field(relocate(broken_category(), samples, scheme="http"))["category"]
+    assert repair.status == "unrepaired" and repair.confidence < 0.8
+
+
+def test_a_field_absent_on_some_pages_is_repaired_from_the_others() -> None:
+    assert None in {video(n).tag for n in SAMPLE_VIDEOS}
+    base = broken_category()
+    repairs = relocate(base, [video_sample(n, new=True) for n in SAMPLE_VIDEOS], scheme="http")
+    assert by_field(repairs)["category"].status == "repaired"
+    fields = repaired_fields(base, repairs)
+    versions = (replace(base, fields=fields, version=2),)
+    for n in HELD_OUT_VIDEOS:
+        got = extract_page(video_new(video(n)), versions, base_scheme="http")
+        assert got.values["category"] == (video(n).tag or "未分类"), n
+
+
+def stale(v: Video) -> dict[str, Any]:
+    """What the store holds from an earlier crawl: counts were lower then, texts unknown."""
+    known = v.card_known()
+    for name in ("stat_play", "stat_cmt"):
+        old = int(known[name] * 0.9)
+        known[name] = Between(old, old * 2)
+    del known["stat_play_text"], known["stat_cmt_text"]
+    return known
+
+
+def test_stale_counts_and_their_twins(tmp_path: Path) -> None:
+    samples = [Sample(catalogue_new(p), cat_url(p), {"items": [stale(v) for v in page_videos(p)]})
+               for p in SAMPLE_PAGES]
+    repairs = relocate(v1("catalogue"), samples, scheme="http")
+    assert all(r.status == "repaired" for r in repairs), repairs
+    versions = new_version(tmp_path, "catalogue", repairs)
+    for page in HELD_OUT:
+        got = extract_items(catalogue_new(page), versions, base_scheme="http")
+        assert got.items == [v.card_known() for v in page_videos(page)], page
+
+
+def test_build_tool_noise_never_becomes_an_anchor() -> None:
+    """Vue scoped attributes, event bindings and hashed CSS classes change every deploy."""
+    def noisy(html: str) -> str:
+        html = re.sub(r"<(span|p|div|h1|a|em) ", r'<\1 data-v-7ba5bd90 @click="go" :key="k" ',
+                      html)
+        return html.replace('class="', 'class="css-1q2w3e4 ')
+    samples = [Sample(noisy(s.html), s.url, s.known)
+               for s in (video_sample(n, new=True) for n in SAMPLE_VIDEOS)]
+    repairs = relocate(v1("video"), samples, scheme="http")
+    assert all(r.status in ("ok", "repaired") for r in repairs), repairs
+    for repair in repairs:
+        assert not re.search(r"data-v-|css-|@click|:key", repair.new_xpath or ""), repair
 
 
 # --- relocate: pager, from fingerprints and cues -----------------------------------------
@@ -419,9 +498,11 @@ def pager_prints() -> dict[str, list[Fingerprint]]:
     return prints
 
 
-@pytest.mark.parametrize("known", [True, False], ids=["known-next", "prints-only"])
-def test_pager_repaired_from_fingerprints_and_cues(known: bool, tmp_path: Path) -> None:
-    samples = [pager_sample(p, new=True, known=known) for p in SAMPLE_PAGES]
+@pytest.mark.parametrize("known", ["next", "all", "none"])
+def test_pager_repaired_from_fingerprints_and_cues(known: str, tmp_path: Path) -> None:
+    """The last page's URL is the same on every page: only the 末页 cue makes it evidence."""
+    samples = [Sample(catalogue_new(p), cat_url(p), {"next": pager_known(p), "all": pager_truth(p),
+                                                     "none": {}}[known]) for p in SAMPLE_PAGES]
     repairs = relocate(v1("pager"), samples, scheme="http", fingerprints=pager_prints())
     assert {r.field: r.status for r in repairs} == dict.fromkeys(
         ["current", "next_url", "last_url", "last_page"], "repaired"), repairs
