@@ -1,0 +1,98 @@
+"""What the benchmarks share: the replica as a subprocess and PSS sampling of a process tree."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tree(pid: int) -> list[int]:
+    """pid and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def pss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except OSError:
+            continue
+    return total
+
+
+class PeakPss(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.done = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.25):
+            self.peak_kb = max(self.peak_kb, pss_kb(tree(self.pid)))
+
+
+def wait_for(port: int) -> None:
+    url = f"http://127.0.0.1:{port}/index/jrrm"
+    request = urllib.request.Request(url, headers={"Host": "news.youku.test"})
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(request, timeout=2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("bench: the replica did not start")
+
+
+@contextlib.contextmanager
+def replica(videos: int, segment_kb: int = 64, *, faults: str = "on") -> Iterator[int]:
+    """Start the replica on a free port; yields the port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fixtures.replica", "--port", str(port), "--videos",
+         str(videos), "--segment-kb", str(segment_kb), "--faults", faults],
+        cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(port)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def set_layout(port: int, name: str) -> None:
+    url = f"http://127.0.0.1:{port}/__replica/layout?name={name}"
+    request = urllib.request.Request(url, method="POST", headers={"Host": "news.youku.test"})
+    urllib.request.urlopen(request, timeout=5).close()
