@@ -278,9 +278,10 @@ class Tab:
         except PlaywrightError as exc:
             self._wanted = {}
             raise BrowserError(f"cannot load {url}: {_first_line(exc)}") from exc
-        captured = await self._collect(timeout)
-        return Visit(url=page.url, status=response.status if response else None,
-                     captured=captured)
+        status = response.status if response else None
+        # An error page makes none of the API calls we would otherwise wait for.
+        captured = await self._collect(0 if status and status >= 400 else timeout)
+        return Visit(url=page.url, status=status, captured=captured)
 
     async def _collect(self, limit_s: float) -> dict[str, Captured]:
         if not self._results:

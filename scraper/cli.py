@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 _RESOLVE_HELP = ("Map hosts to an address, like curl --resolve: 'PATTERN=ADDR:PORT', "
                  "e.g. '*.test=127.0.0.1:8899'. Repeatable; also read from SCRAPER_RESOLVE.")
+_DEFAULTS = config.Settings()
 _STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB) or a directory (the "
                "embedded JSON store). Default: MONGODB_URI, else mongodb://localhost:27017/"
                "scraper if it answers within 2 s, else ./scrape-data.")
@@ -65,6 +66,8 @@ def cli(verbose: int, quiet: bool) -> None:
               help="Use site profiles and selector files from this directory.")
 @click.option("--chromium", help="Chromium executable (default: SCRAPER_CHROMIUM, "
               "/usr/bin/chromium, then Playwright's own).")
+@click.option("--enqueue-only", is_flag=True,
+              help="Only read the catalogue into the store; `scrape worker`s crawl the videos.")
 def run(**options: Any) -> None:
     """Crawl a whole category: videos, files, comments and a stats snapshot.
 
@@ -75,6 +78,13 @@ def run(**options: Any) -> None:
     from .progress import Reporter, Stats, format_summary
 
     settings = _settings(**options)
+    if options["enqueue_only"]:
+        from .worker import enqueue_run
+
+        queued = _run_async(lambda: enqueue_run(settings))
+        click.echo(f"{queued.detail} in {queued.store} (start them: scrape worker "
+                   f"--store {queued.store})", err=True)
+        return
     reporter = Reporter(Stats())
     outcome = _run_async(lambda: run_crawl(settings, reporter=reporter))
     click.echo(format_summary(outcome.stats, store=outcome.store, media=outcome.media_dir,
@@ -146,6 +156,162 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
         click.echo(f"matched nothing: {', '.join(missing)}")
     click.echo(f"screenshot: {report.screenshot}\ntrace:      {report.trace}  "
                f"(playwright show-trace {report.trace})")
+
+
+@cli.command("refresh-selectors")
+@click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
+@click.option("--category", default="today-hot", show_default=True,
+              help="Category whose pages are sampled.")
+@click.option("--sample", type=click.IntRange(2, 200), default=12, show_default=True,
+              help="Video pages to sample (catalogue pages: a third of it, at least 2).")
+@click.option("--store", help=_STORE_HELP + " Known values and fingerprints come from it.")
+@click.option("--write/--dry-run", default=False, show_default=True,
+              help="Write repaired fields as a new selector version, or only report.")
+@click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
+@click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
+              help="Use site profiles and selector files from this directory.")
+@click.option("--chromium", help="Chromium executable.")
+def refresh_selectors(site: str, category: str, sample: int, store: str | None, write: bool,
+                      resolve: tuple[str, ...], selectors_dir: Path | None,
+                      chromium: str | None) -> None:
+    """Check every selector field on live pages and repair those a redesign broke.
+
+    Broken fields are relocated from the values stored by earlier runs and the element
+    fingerprints they kept; a repair is accepted only when every sampled page agrees.
+    With --write the repairs become a new version file (existing versions are never
+    edited). Exits 1 if a required field could not be repaired.
+    """
+    from .refresh import refresh_selectors as refresh
+    from .refresh_table import render_report
+
+    settings = config.Settings(
+        site=site, category=category, store=_store_target(store), selectors_dir=selectors_dir,
+        resolve=_resolve_rules(resolve), chromium=config.find_chromium(chromium),
+    ).checked()
+    report = _run_async(lambda: refresh(settings, sample=sample, write=write))
+    click.echo(render_report(report, write=write))
+    if report.failed:
+        _fail(f"could not repair required fields: {', '.join(report.failed)}", 1)
+
+
+@cli.command()
+@click.option("--category", default="today-hot", show_default=True,
+              help="Category to follow, by CLI name (today-hot, …).")
+@click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
+@click.option("--tiers", default=_DEFAULTS.tiers, show_default=True,
+              help="Visit intervals, hottest tier first: NAME:INTERVAL[@VIEWS_PER_HOUR],…; a "
+              "video is in the first tier its growth reaches (default thresholds: "
+              + ", ".join(f"{r:g}" for r in _DEFAULTS.tier_rates) + " views/h); 'all:0s' "
+              "makes everything due.")
+@click.option("--for", "duration", help="Follow for this long (90m, 12h, 7d); default: until "
+              "Ctrl-C.")
+@click.option("--track", multiple=True, help="Also follow this video id (repeatable).")
+@click.option("--pages", type=click.IntRange(min=1), help="Read this many catalogue pages.")
+@click.option("--max-videos", type=click.IntRange(min=1), help="Follow at most this many "
+              "videos of the category.")
+@click.option("--store", help=_STORE_HELP)
+@click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
+              show_default=True, help="Where new videos' thumbnails and segments go.")
+@click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Visits at once (browser tabs).")
+@click.option("--no-media", is_flag=True, help="Download no files for new videos.")
+@click.option("--max-comments", type=click.IntRange(min=0),
+              help="At most this many top-level comments per video (0: none).")
+@click.option("--once", is_flag=True, help="Visit what is due now, then exit (for cron).")
+@click.option("--enqueue-only", is_flag=True,
+              help="Only schedule the job in the store; `scrape worker`s do the visits.")
+@click.option("--id", "worker_id", help="Name recorded with each visit (default HOST-PID).")
+@click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
+              help="Use site profiles and selector files from this directory.")
+@click.option("--chromium", help="Chromium executable.")
+def monitor(**options: Any) -> None:
+    """Follow a category over time: new videos crawled in full once, then their views and
+    comments revisited at the pace of their tier (hot hourly, cold daily).
+
+    The schedule lives in the store: stop at any time and run the command again.
+    """
+    from dataclasses import replace
+
+    from .schedule import parse_duration, parse_tiers
+    from .worker import run_monitor
+
+    tiers = parse_tiers(options["tiers"], default_rates=_DEFAULTS.tier_rates)
+    duration = parse_duration(options["duration"], what="--for") if options["duration"] else None
+    settings = replace(_settings(**options, headed=False, slow_mo=0), tiers=options["tiers"],
+                       worker_id=options["worker_id"] or _DEFAULTS.worker_id)
+    outcome = _run_async(lambda: run_monitor(
+        settings, tiers=tiers, duration_s=duration, tracked=options["track"],
+        once=options["once"], enqueue_only=options["enqueue_only"]))
+    stats = outcome.stats
+    if options["enqueue_only"]:
+        click.echo(f"monitor job scheduled in {outcome.store}; start workers: scrape worker "
+                   f"--store {outcome.store}\n{outcome.detail}", err=True)
+        return
+    click.echo(f"{_visits(stats)} in {outcome.elapsed_s:.1f}s to {outcome.store}\n"
+               f"{outcome.detail}", err=True)
+    if stats["visits.failed"] and not any(
+            stats[k] for k in ("visits.first", "visits.revisit", "visits.catalogue")):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--id", "worker_id", help="This worker's name, recorded with its work "
+              "(default HOST-PID).")
+@click.option("--store", help=_STORE_HELP)
+@click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
+              show_default=True, help="Where thumbnails and segments are written.")
+@click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Pieces of work at once (browser tabs).")
+@click.option("--once", is_flag=True, help="Do what is due now, then exit.")
+@click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
+              help="Use site profiles and selector files from this directory.")
+@click.option("--chromium", help="Chromium executable.")
+def worker(worker_id: str | None, store: str | None, media_dir: Path,
+           resolve: tuple[str, ...], concurrency: int, once: bool, selectors_dir: Path | None,
+           chromium: str | None) -> None:
+    """Crawl what the store holds: videos of `scrape run --enqueue-only` runs and due
+    visits of `scrape monitor` jobs. Start any number against one MongoDB store."""
+    from .worker import run_worker
+
+    settings = config.Settings(
+        store=_store_target(store), media_dir=media_dir, selectors_dir=selectors_dir,
+        resolve=_resolve_rules(resolve), concurrency=concurrency,
+        chromium=config.find_chromium(chromium), worker_id=worker_id or _DEFAULTS.worker_id,
+    ).checked()
+    outcome = _run_async(lambda: run_worker(settings, once=once))
+    videos = {k.removeprefix("videos."): v for k, v in outcome.stats.items()
+              if k.startswith("videos.") and k != "videos.new"}
+    click.echo(f"worker {settings.worker_id}: videos " + (", ".join(
+        f"{n} {kind}" for kind, n in sorted(videos.items())) or "none") + f"; "
+        f"{_visits(outcome.stats)} in {outcome.elapsed_s:.1f}s on {outcome.store}", err=True)
+
+
+@cli.command()
+@click.option("--store", help=_STORE_HELP)
+def status(store: str | None) -> None:
+    """Per monitor job and tier: how many videos, the next due, the last visit's failures;
+    and the runs workers are still crawling."""
+    from datetime import UTC, datetime
+
+    from .monitor import status_lines
+    from .store import open_store
+
+    target = _store_target(store)
+
+    async def main() -> list[str]:
+        async with open_store(target) as opened:
+            return await status_lines(opened, datetime.now(UTC))
+
+    for line in _run_async(main):
+        click.echo(line)
+
+
+def _visits(stats: Any) -> str:
+    return (f"visits: {stats['visits.first']} first, {stats['visits.revisit']} revisits, "
+            f"{stats['visits.failed']} failed; {stats['visits.catalogue']} catalogue reads "
+            f"({stats['videos.new']} new videos); {stats['comments.new']} new comments")
 
 
 def _resolve_rules(extra: tuple[str, ...]) -> tuple[config.ResolveRule, ...]:

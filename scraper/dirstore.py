@@ -155,6 +155,10 @@ def schedule_finish_update(changes: Mapping[str, Any]) -> Update:
     return {"$set": {**changes, **free}, "$inc": {"visits": 1}}
 
 
+def move_update(due: datetime, tier: str) -> Update:
+    return {"$set": {"due": due, "tier": tier}}
+
+
 def job_query(job: str, *, kind: str | None = None, state: str | None = None) -> Doc:
     optional = {"kind": kind, "state": state}
     return {"job": job} | {key: value for key, value in optional.items() if value is not None}
@@ -499,6 +503,12 @@ class DirStore:
 
     async def schedule_release(self, entry_id: str, *, worker: str) -> None:
         await self._update_where("schedule", held_query(entry_id, worker), RELEASE_UPDATE)
+
+    async def schedule_move(
+        self, entry_id: str, *, was: datetime, due: datetime, tier: str
+    ) -> bool:
+        query = {"_id": entry_id, "state": "pending", "due": was}
+        return await self._update_where("schedule", query, move_update(due, tier)) > 0
 
     async def _update_where(self, collection: str, query: Doc, update: Update) -> int:
         """Update (never insert) every document matching ``query``; returns how many."""

@@ -20,13 +20,17 @@ __all__ = [
     "CommentThread",
     "CrawlInfo",
     "FrontierItem",
+    "MonitorJob",
+    "Observation",
     "PageTokens",
     "PlayInfo",
     "RenderedVideo",
     "RunRecord",
+    "ScheduleEntry",
     "Segment",
     "SegmentRef",
     "Snapshot",
+    "Tier",
     "Video",
 ]
 
@@ -136,10 +140,12 @@ class Snapshot(_Record):
     vid: str
     ts: datetime
     stat_play: int | None = None
+    stat_play_text: str | None = None
     stat_cmt: int | None = None
     comment_total: int | None = None
     run_id: str
     worker: str | None = None
+    tier: str | None = None
 
 
 class RunRecord(_Record):
@@ -170,6 +176,70 @@ class FrontierItem(_Record):
     worker: str | None = None
     error: str | None = None
     priority: int = 0
+
+
+class Tier(_Record):
+    """A monitoring tier: videos growing at ``min_rate`` views/h or more are visited every
+    ``interval_s`` (the coldest tier has ``min_rate`` 0 and takes the rest)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    interval_s: float
+    min_rate: float = 0.0
+
+
+class MonitorJob(_Record):
+    """The `monitors` document, `_id` = job: what `scrape monitor` follows and how often."""
+
+    job: str
+    site: str
+    category: str
+    tiers: list[Tier]
+    cold_after_s: float
+    jitter: float
+    catalogue_every_s: float
+    pages: int | None = None
+    max_videos: int | None = None
+    max_comments: int | None = None
+    no_media: bool = False
+    tracked: list[str] = Field(default_factory=list)
+    started: datetime
+    until: datetime | None = None
+
+
+class Observation(_Record):
+    """A visit's figures as the schedule keeps them (the last two give the growth)."""
+
+    at: datetime
+    stat_play: int | None = None
+    comment_total: int | None = None
+
+
+class ScheduleEntry(_Record):
+    """A `schedule` document: one monitored video (or the job's catalogue) and its next visit.
+
+    ``due`` names the visit: a claim whose lease lapsed is redone under the same ``due``,
+    so its snapshot (``vid:due``) is written once.
+    """
+
+    id: str
+    job: str
+    kind: Literal["catalogue", "video"]
+    key: str
+    card: dict[str, Any] = Field(default_factory=dict)
+    tier: str
+    due: datetime
+    first_seen: datetime
+    state: Literal["pending", "claimed"] = "pending"
+    worker: str | None = None
+    lease_until: datetime | None = None
+    attempts: int = 0
+    visits: int = 0
+    last_visit: datetime | None = None
+    last_worker: str | None = None
+    last_error: str | None = None
+    observations: list[Observation] = Field(default_factory=list)
 
 
 # --- in-process hand-offs -------------------------------------------------------

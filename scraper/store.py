@@ -36,6 +36,7 @@ from .dirstore import (
     FRONTIER_STATES,
     RELEASE_UPDATE,
     RETRY_UPDATE,
+    SCHEDULE_SORT,
     DirStore,
     DocId,
     Update,
@@ -46,15 +47,21 @@ from .dirstore import (
     finish_update,
     from_doc,
     frontier_insert,
+    held_query,
     job_query,
     keyed,
+    move_update,
+    renew_update,
     run_doc,
+    schedule_claim_query,
+    schedule_finish_update,
+    schedule_insert,
     snapshot_doc,
     utc_now,
     video_update,
 )
 from .errors import StoreError
-from .models import Comment, FrontierItem, RunRecord, Snapshot, Video
+from .models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
 
 __all__ = [
     "FRONTIER_STATES",
@@ -73,6 +80,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "snapshots": [[("vid", 1), ("ts", 1)]],
     "frontier": [[("job", 1), ("state", 1), *CLAIM_SORT]],
     "runs": [[("job", 1), ("started", -1)]],
+    "schedule": [[("job", 1), ("state", 1), *SCHEDULE_SORT]],
 }
 
 
@@ -140,6 +148,40 @@ class Store(Protocol):
 
     async def frontier_retry_failed(self, job: str) -> int:
         """Failed items of ``job`` back to pending with ``attempts`` 0; returns how many."""
+
+    async def frontier_renew(self, item_id: str, *, worker: str, lease_s: float) -> bool:
+        """Extend ``worker``'s lease on a claimed item; False if the claim is no longer its."""
+
+    async def schedule_add(self, entries: Sequence[ScheduleEntry]) -> int:
+        """Insert unknown entries; known ones keep their schedule and take the new ``card``.
+
+        Returns how many were new.
+        """
+
+    async def schedule_claim(
+        self, job: str, *, due_by: datetime, worker: str, lease_s: float, limit: int = 1
+    ) -> list[ScheduleEntry]:
+        """Atomically take up to ``limit`` entries of ``job`` due at ``due_by``, most overdue
+        first: pending ones, or claimed ones whose lease lapsed (by the wall clock)."""
+
+    async def schedule_renew(self, entry_id: str, *, worker: str, lease_s: float) -> bool:
+        """Extend ``worker``'s lease on an entry; False if the claim is no longer its."""
+
+    async def schedule_finish(
+        self, entry_id: str, *, worker: str, due: datetime, changes: Mapping[str, Any]
+    ) -> bool:
+        """End the visit ``due`` that ``worker`` holds: apply ``changes`` (the next ``due``,
+        tier, observations…), free the entry, count the visit. False (and nothing written)
+        if another worker took the entry over or already finished that visit."""
+
+    async def schedule_release(self, entry_id: str, *, worker: str) -> None:
+        """Give back an entry ``worker`` holds, unvisited (its ``due`` is kept)."""
+
+    async def schedule_move(
+        self, entry_id: str, *, was: datetime, due: datetime, tier: str
+    ) -> bool:
+        """Move a pending entry's visit from ``was`` to ``due`` in ``tier`` (tiers were
+        redefined); False if it was claimed or rescheduled meanwhile."""
 
     def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
         """Every document of a collection as a plain dict (with ``_id``), by ``_id``."""
@@ -393,6 +435,68 @@ class MongoStore:
         with self._errors("resetting failed frontier items"):
             result = await col.update_many(job_query(job, state="failed"), RETRY_UPDATE)
         return result.modified_count
+
+    async def frontier_renew(self, item_id: str, *, worker: str, lease_s: float) -> bool:
+        update = renew_update(lease_s, utc_now())
+        return await self._update_one("frontier", held_query(item_id, worker), update)
+
+    async def schedule_add(self, entries: Sequence[ScheduleEntry]) -> int:
+        col = await self._col("schedule")
+        added = 0
+        for entry in entries:
+            with self._errors("adding to the schedule"):
+                try:
+                    result = await col.update_one(
+                        {"_id": entry.id}, schedule_insert(entry), upsert=True
+                    )
+                except DuplicateKeyError:  # handled: another process added it first
+                    continue  # it exists now; its card is refreshed on the next catalogue read
+            added += result.upserted_id is not None
+        return added
+
+    async def schedule_claim(
+        self, job: str, *, due_by: datetime, worker: str, lease_s: float, limit: int = 1
+    ) -> list[ScheduleEntry]:
+        col = await self._col("schedule")
+        now = utc_now()
+        claimed: list[ScheduleEntry] = []
+        while len(claimed) < limit:
+            with self._errors("claiming from the schedule"):
+                doc = await col.find_one_and_update(
+                    schedule_claim_query(job, due_by=due_by, now=now),
+                    claim_update(worker, lease_s, now),
+                    sort=SCHEDULE_SORT,
+                    return_document=ReturnDocument.AFTER,
+                )
+            if doc is None:
+                break
+            claimed.append(from_doc(ScheduleEntry, aware(doc)))
+        return claimed
+
+    async def schedule_renew(self, entry_id: str, *, worker: str, lease_s: float) -> bool:
+        update = renew_update(lease_s, utc_now())
+        return await self._update_one("schedule", held_query(entry_id, worker), update)
+
+    async def schedule_finish(
+        self, entry_id: str, *, worker: str, due: datetime, changes: Mapping[str, Any]
+    ) -> bool:
+        query = held_query(entry_id, worker, due=due)
+        return await self._update_one("schedule", query, schedule_finish_update(changes))
+
+    async def schedule_release(self, entry_id: str, *, worker: str) -> None:
+        await self._update_one("schedule", held_query(entry_id, worker), RELEASE_UPDATE)
+
+    async def schedule_move(
+        self, entry_id: str, *, was: datetime, due: datetime, tier: str
+    ) -> bool:
+        query = {"_id": entry_id, "state": "pending", "due": was}
+        return await self._update_one("schedule", query, move_update(due, tier))
+
+    async def _update_one(self, collection: str, query: Doc, update: Update) -> bool:
+        col = await self._col(collection)
+        with self._errors(f"updating {collection}"):
+            result = await col.update_one(query, update)
+        return result.matched_count > 0
 
     async def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
         col = await self._col(collection)

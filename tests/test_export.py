@@ -81,15 +81,17 @@ async def test_empty_snapshot_export_still_has_a_header(tmp_path: Path) -> None:
     async with DirStore(tmp_path / "empty") as empty:
         out = io.StringIO()
         assert await export(empty, "snapshots", "csv", out) == 0
-    assert out.getvalue() == "_id,vid,ts,stat_play,stat_cmt,comment_total,run_id,worker\n"
+    assert out.getvalue() == (
+        "_id,vid,ts,stat_play,stat_play_text,stat_cmt,comment_total,run_id,worker,tier\n")
 
 
 async def test_snapshots_export(store: Store) -> None:
     out = io.StringIO()
     assert await export(store, "snapshots", "jsonl", out) == 1
     assert json.loads(out.getvalue()) == {
-        "_id": "XMTEx:r1", "vid": "XMTEx", "ts": T0.isoformat(), "stat_play": 5, "stat_cmt": None,
-        "comment_total": None, "run_id": "r1", "worker": None}
+        "_id": "XMTEx:r1", "vid": "XMTEx", "ts": T0.isoformat(), "stat_play": 5,
+        "stat_play_text": None, "stat_cmt": None, "comment_total": None, "run_id": "r1",
+        "worker": None, "tier": None}
 
 
 async def test_unknown_collection_or_format(store: Store) -> None:

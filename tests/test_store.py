@@ -25,7 +25,16 @@ from pymongo.errors import AutoReconnect, PyMongoError
 from scraper.config import env
 from scraper.dirstore import DirStore
 from scraper.errors import StoreError
-from scraper.models import Comment, CrawlInfo, FrontierItem, RunRecord, Segment, Snapshot, Video
+from scraper.models import (
+    Comment,
+    CrawlInfo,
+    FrontierItem,
+    RunRecord,
+    ScheduleEntry,
+    Segment,
+    Snapshot,
+    Video,
+)
 from scraper.store import MongoStore, Store, mongo_answers, open_store
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)  # milliseconds: MongoDB's precision
@@ -55,6 +64,11 @@ def make_item(
 ) -> FrontierItem:
     return FrontierItem.model_validate({"id": f"{job}:{kind}:{key}", "job": job, "kind": kind,
                                         "key": key, "payload": {"key": key}, "priority": priority})
+
+
+def make_entry(key: str, *, job: str = "job-1", due: datetime = T0) -> ScheduleEntry:
+    return ScheduleEntry(id=f"{job}:video:{key}", job=job, kind="video", key=key, tier="hot",
+                         card={"vid": key}, due=due, first_seen=T0)
 
 
 def make_run(run_id: str, *, job: str = "job-1", started: datetime = T0) -> RunRecord:
@@ -465,6 +479,13 @@ CALLS: dict[str, Callable[[Store], Awaitable[Any]]] = {
     "frontier_release_claimed": lambda s: s.frontier_release_claimed("job-1"),
     "frontier_counts": lambda s: s.frontier_counts("job-1"),
     "frontier_retry_failed": lambda s: s.frontier_retry_failed("job-1"),
+    "frontier_renew": lambda s: s.frontier_renew("a", worker="w", lease_s=1),
+    "schedule_add": lambda s: s.schedule_add([make_entry("a")]),
+    "schedule_claim": lambda s: s.schedule_claim("job-1", due_by=T0, worker="w", lease_s=1),
+    "schedule_renew": lambda s: s.schedule_renew("a", worker="w", lease_s=1),
+    "schedule_finish": lambda s: s.schedule_finish("a", worker="w", due=T0, changes={}),
+    "schedule_release": lambda s: s.schedule_release("a", worker="w"),
+    "schedule_move": lambda s: s.schedule_move("a", was=T0, due=T0, tier="hot"),
     "iter_docs": lambda s: _drain(s.iter_docs("videos")),
     "count": lambda s: s.count("videos"),
     "save_doc": lambda s: s.save_doc("fingerprints", "k", {}),
