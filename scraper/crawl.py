@@ -33,6 +33,7 @@ from .extract import extract_items, extract_page
 from .models import CardInfo, FrontierItem, RunRecord
 from .net import HttpClient
 from .progress import Reporter, Stats
+from .selector_files import load_profile
 from .site import Site, load_site
 from .store import Store, open_store
 from .tokens import SignJar
@@ -93,10 +94,13 @@ async def run_crawl(
 
 
 def browser_options(settings: Settings) -> BrowserOptions:
+    profile = load_profile(settings.site, selectors_dir=settings.selectors_dir)
     return BrowserOptions(
         executable=settings.chromium, args=settings.chromium_args, resolve=settings.resolve,
+        blocked_hosts=profile.media_hosts,
         headless=not settings.headed, slow_mo_ms=settings.slow_mo_ms,
-        user_agent=settings.user_agent, visits_per_context=settings.pages_per_context,
+        user_agent=settings.user_agent, visits_per_page=settings.visits_per_page,
+        pages_per_context=settings.pages_per_context,
         timeout_s=settings.page_timeout_s,
     )
 

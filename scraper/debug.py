@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .browser import Browser, Inspection
+from .browser import Browser
 from .config import Settings
 from .crawl import browser_options
 from .errors import ConfigError
 from .extract import extract_items, extract_page
+from .inspection import Inspection, inspect
 from .selector_files import SelectorSet, SiteProfile, load_selectors, native_xpath
 from .site import load_site
 
@@ -64,7 +65,7 @@ async def debug_page(settings: Settings, url: str, *, out_dir: Path, pause: bool
     values: dict[str, Any] = {}
     versions: dict[str, str] = {}
     outlined: dict[str, int] = {}
-    async with Browser(options) as browser, browser.inspect(url, trace=trace) as page:
+    async with Browser(options) as browser, inspect(browser, url, trace=trace) as page:
         html = await page.html()
         for n, kind in enumerate(kinds):
             sets = load_selectors(profile, kind)

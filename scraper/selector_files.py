@@ -56,7 +56,8 @@ _PROFILE_TABLES = {
     "api": ("ups", "comments", "comment_app", "comment_page_size", "ccode"),
     "urls": ("catalogue_first", "catalogue_page", "video"),
 }
-_PROFILE_KEYS = {"name", "selectors", "scheme", "paths", "categories", *_PROFILE_TABLES}
+_PROFILE_KEYS = {"name", "selectors", "scheme", "paths", "categories", "media_hosts",
+                 *_PROFILE_TABLES}
 _CATEGORY_KEYS = {"slug", "module", "label"}
 _META_KEYS = {"page", "version", "created", "derived_from", "reason", "items"}
 _FIELD_KEYS = {"xpath", "vars", "regex", "convert", "required", "default", "many"}
@@ -183,6 +184,8 @@ class SiteProfile:
     catalogue_page: str
     video_path: str
     paths: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Hosts that serve only media (segment CDNs): the browser never needs them.
+    media_hosts: tuple[str, ...] = ()
 
     def url(self, role: str, path: str = "") -> str:
         """``{scheme}://{host of role}{path}``."""
@@ -254,6 +257,9 @@ def load_profile(site: str, *, selectors_dir: Path | None = None) -> SiteProfile
         raise _fail(path, "key 'selectors'", f"no selector set at {root / selector_set}/pages")
     _check_templates(path, tables["urls"])
     paths = _get(path, doc, "paths", dict) if "paths" in doc else {}
+    media = _get(path, doc, "media_hosts", list) if "media_hosts" in doc else []
+    if not all(isinstance(h, str) and h for h in media):
+        raise _fail(path, "key 'media_hosts'", "expected a list of host patterns")
     api, urls = tables["api"], tables["urls"]
     return SiteProfile(
         name=site, scheme=scheme, hosts=MappingProxyType(tables["hosts"]),
@@ -263,6 +269,7 @@ def load_profile(site: str, *, selectors_dir: Path | None = None) -> SiteProfile
         comment_page_size=api["comment_page_size"], ccode=api["ccode"],
         catalogue_first=urls["catalogue_first"], catalogue_page=urls["catalogue_page"],
         video_path=urls["video"], paths=MappingProxyType({k: str(v) for k, v in paths.items()}),
+        media_hosts=tuple(media),
     )
 
 
