@@ -16,27 +16,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from .browser import Browser, BrowserOptions, TabPool
 from .config import Settings
-from .errors import BrowserError, ConfigError, ScraperError, SiteUnreachable
-from .evidence import Keeper
+from .errors import BrowserError, ScraperError, SiteUnreachable
 from .extract import extract_items, extract_page
 from .models import CardInfo, FrontierItem, RunRecord
-from .net import HttpClient
 from .progress import Reporter, Stats
-from .selector_files import load_profile
+from .session import open_session, prepare_media_dir
 from .site import Site, load_site
-from .store import Store, open_store
-from .tokens import SignJar
+from .store import Store
 from .video import VideoContext, process_video
 
 __all__ = ["CrawlOutcome", "run_crawl"]
@@ -64,21 +57,13 @@ async def run_crawl(
     MongoStore on mongomock-motor through it).
     """
     site = load_site(settings)
-    media_dir = None if settings.no_media else prepare_media_dir(settings.media_dir)
+    if not settings.no_media:
+        prepare_media_dir(settings.media_dir)  # refuse a bad media dir before starting
     stats = reporter.stats if reporter else Stats()
     started = time.monotonic()
-    async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(store or open_store(settings.store))
-        http = await stack.enter_async_context(
-            HttpClient(resolve=settings.resolve, timeout_s=settings.request_timeout_s,
-                       user_agent=settings.user_agent))
-        browser = await stack.enter_async_context(Browser(browser_options(settings)))
-        tabs = TabPool(browser, settings.concurrency)
-        stack.push_async_callback(tabs.close)
-        run = await begin_run(store, site, settings)
-        ctx = VideoContext(settings=settings, site=site, store=store, http=http, tabs=tabs,
-                           stats=stats, run=run, media_dir=media_dir, signs=SignJar(),
-                           evidence=Keeper(store, site.profile.selector_set))
+    async with open_session(settings, store=store, stats=stats) as session:
+        run = await begin_run(session.store, site, settings)
+        ctx = session.context(run, settings)
         status = "failed"
         try:
             await crawl_job(ctx, reporter)
@@ -87,34 +72,10 @@ async def run_crawl(
             status = "interrupted"
             raise
         finally:
-            await asyncio.shield(end_run(store, run, stats, status))
+            await asyncio.shield(end_run(session.store, run, stats, status))
     return CrawlOutcome(run=run, stats=stats, elapsed_s=time.monotonic() - started,
-                        store=store.description,
-                        media_dir=str(media_dir) if media_dir else None)
-
-
-def browser_options(settings: Settings) -> BrowserOptions:
-    profile = load_profile(settings.site, selectors_dir=settings.selectors_dir)
-    return BrowserOptions(
-        executable=settings.chromium, args=settings.chromium_args, resolve=settings.resolve,
-        blocked_hosts=profile.media_hosts,
-        headless=not settings.headed, slow_mo_ms=settings.slow_mo_ms,
-        user_agent=settings.user_agent, visits_per_page=settings.visits_per_page,
-        pages_per_context=settings.pages_per_context,
-        timeout_s=settings.page_timeout_s,
-    )
-
-
-def prepare_media_dir(path: Path) -> Path:
-    """Create the media directory and prove it is writable before any work starts."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(f"media directory {path} is not writable: {exc.strerror}") from exc
-    return path.resolve()
+                        store=session.store.description,
+                        media_dir=str(ctx.media_dir) if ctx.media_dir else None)
 
 
 # --- the run record and its frontier ------------------------------------------------

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from .browser import Browser
 from .config import Settings
-from .crawl import browser_options
 from .errors import ConfigError
 from .extract import extract_items, extract_page
 from .inspection import Inspection, inspect
 from .selector_files import SelectorSet, SiteProfile, load_selectors, native_xpath
+from .session import browser_options
 from .site import load_site
 
 __all__ = ["DebugReport", "debug_page", "page_types_for"]

@@ -21,7 +21,6 @@ from typing import Any
 
 from .browser import Browser, TabPool
 from .config import Settings
-from .crawl import browser_options
 from .errors import BrowserError, SiteUnreachable
 from .evidence import recall
 from .models import Video
@@ -35,6 +34,7 @@ from .relocate import (
     repaired_items,
 )
 from .selector_files import SelectorSet, write_version
+from .session import browser_options
 from .site import Site, load_site
 from .store import Store, open_store
 from .tokens import api_matcher

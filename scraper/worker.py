@@ -21,18 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from .browser import Browser, TabPool
 from .config import Settings
-from .crawl import begin_run, browser_options, crawl_catalogue, end_run, prepare_media_dir
+from .crawl import begin_run, crawl_catalogue, end_run
 from .errors import ScraperError, StoreError
-from .evidence import Keeper
 from .lanes import Claim, Claimer, claim_or_give_back, serve
 from .models import CardInfo, FrontierItem, MonitorJob, RunRecord, Tier
 from .monitor import (
@@ -41,11 +39,10 @@ from .monitor import (
     open_job,
     visit_and_reschedule,
 )
-from .net import HttpClient
 from .progress import Stats
+from .session import Session, open_session
 from .site import load_site
 from .store import Store, open_store
-from .tokens import SignJar
 from .video import VideoContext, process_video
 
 __all__ = [
@@ -68,57 +65,6 @@ class Outcome:
     elapsed_s: float
     store: str
     detail: str = ""
-
-
-# --- the session: one store, one HTTP client, one Chromium ------------------------------
-
-
-@dataclass(slots=True)
-class Session:
-    settings: Settings
-    store: Store
-    http: HttpClient
-    tabs: TabPool
-    stats: Stats
-    signs: SignJar = field(default_factory=SignJar)
-    contexts: dict[str, VideoContext] = field(default_factory=dict)
-
-    def context(self, run: RunRecord, settings: Settings) -> VideoContext:
-        """The job's ``VideoContext``, made on first use."""
-        ctx = self.contexts.get(run.run_id)
-        if ctx is None or ctx.settings != settings:
-            media = None if settings.no_media else prepare_media_dir(settings.media_dir)
-            site = load_site(settings)
-            ctx = self.contexts[run.run_id] = VideoContext(
-                settings=settings, site=site, store=self.store, http=self.http,
-                tabs=self.tabs, stats=self.stats, run=run, media_dir=media, signs=self.signs,
-                evidence=Keeper(self.store, site.profile.selector_set))
-        return ctx
-
-
-@asynccontextmanager
-async def open_session(settings: Settings, *, store: Store | None = None) -> AsyncIterator[Session]:
-    """``store`` replaces ``settings.store`` with a store built (not opened) by the caller."""
-    async with AsyncExitStack() as stack:
-        opened = await _enter_store(stack, store or open_store(settings.store))
-        http = await stack.enter_async_context(
-            HttpClient(resolve=settings.resolve, timeout_s=settings.request_timeout_s,
-                       user_agent=settings.user_agent))
-        browser = await stack.enter_async_context(Browser(browser_options(settings)))
-        tabs = TabPool(browser, settings.concurrency)
-        stack.push_async_callback(tabs.close)
-        yield Session(settings=settings, store=opened, http=http, tabs=tabs, stats=Stats())
-
-
-async def _enter_store(stack: AsyncExitStack, store: Store) -> Store:
-    """Open the store; the directory store's one-process refusal is worded for workers."""
-    try:
-        return await stack.enter_async_context(store)
-    except StoreError as exc:
-        if isinstance(exc.__cause__, BlockingIOError):
-            raise StoreError(f"{exc}; a directory store takes one worker at a time (share "
-                             "a MongoDB store between workers: --store mongodb://…)") from exc
-        raise
 
 
 # --- the jobs in the store -------------------------------------------------------------------

@@ -260,7 +260,7 @@ async def test_a_second_worker_on_a_directory_store_is_one_line(tmp_path: Path) 
         rc, _, err = await scrape("worker", "--once", "--store", str(tmp_path / "store"),
                                   cwd=tmp_path)
     one_error_line(err, 4, rc, "is in use by another scrape process; a directory store takes "
-                   "one worker at a time")
+                   "one process (one worker) at a time")
 
 
 @pytest.mark.mongodb
