@@ -20,9 +20,10 @@ from .config import Settings
 from .errors import ConfigError
 from .extract import extract_items, extract_page
 from .inspection import Inspection, inspect
-from .selector_files import SelectorSet, SiteProfile, load_selectors, native_xpath
+from .selector_files import SelectorSet, load_selectors, native_xpath
 from .session import browser_options
 from .site import load_site
+from .site_profile import SiteProfile
 
 __all__ = ["DebugReport", "debug_page", "page_types_for"]
 

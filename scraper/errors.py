@@ -54,7 +54,7 @@ class ConfigError(ScraperError):
 
 
 class SelectorFileError(ConfigError):
-    """Raised by selector_files when a file is malformed; names file, field and reason."""
+    """Raised by selector_files/site_profile for a malformed file; names file, field and reason."""
 
 
 class SiteUnreachable(ScraperError):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from .api import parse_comment_page
+from .comments import parse_comment_page
 from .config import Settings
 from .crawl import read_catalogue_page
 from .errors import FetchError, ScraperError, StoreError

@@ -19,8 +19,8 @@ from .evidence import Keeper
 from .models import RunRecord
 from .net import HttpClient
 from .progress import Stats
-from .selector_files import load_profile
 from .site import load_site
+from .site_profile import load_profile
 from .store import Store, open_store
 from .tokens import SignJar
 from .video import VideoContext

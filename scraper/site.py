@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import Settings
-from .selector_files import Category, SelectorSet, SiteProfile, load_profile, load_selectors
+from .selector_files import SelectorSet, load_selectors
+from .site_profile import Category, SiteProfile, load_profile
 
 __all__ = ["Site", "load_site"]
 

@@ -1,43 +1,46 @@
 """The store: videos, comments, snapshots, runs and the crawl frontier.
 
-One ``Store`` protocol, two implementations:
+One ``Store`` protocol (``store_protocol.py``), two implementations, opened by
+``open_store``:
 
 * ``MongoStore`` (here): MongoDB through motor. Every pymongo/bson error becomes a
   ``StoreError`` in this module, raised ``from`` the original.
 * ``DirStore`` (``dirstore.py``): the embedded store, one JSON file per document.
 
-Both write the same MongoDB update documents, built once in ``dirstore.py``
+Both write the same MongoDB update documents, built once in ``store_docs.py``
 (``video_update``, ``claim_update``, ...): ``MongoStore`` sends them to the server,
 ``DirStore`` applies them to its dicts. So the merge rules (static video fields kept
 from the first crawl, frontier leases) are written once.
 
-Only this module and ``dirstore.py`` import motor, pymongo or bson; switching to
-PyMongo's own async API changes ``MongoStore`` alone.
+Only this module imports motor or pymongo (``dirstore.py`` uses bson's JSON codec);
+switching to PyMongo's own async API changes ``MongoStore`` alone.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self
-from urllib.parse import unquote_plus
+from typing import Any, Literal, Self
 
 from bson.errors import BSONError
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from .dirstore import (
+from .dirstore import DirStore
+from .errors import StoreError
+from .models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from .mongo_util import aware, describe_uri, one_line
+from .store_docs import (
     CLAIM_SORT,
     FRONTIER_STATES,
     RELEASE_UPDATE,
     RETRY_UPDATE,
     SCHEDULE_SORT,
-    DirStore,
+    Doc,
     DocId,
     Update,
     check_collection,
@@ -60,8 +63,7 @@ from .dirstore import (
     utc_now,
     video_update,
 )
-from .errors import StoreError
-from .models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from .store_protocol import Store
 
 __all__ = [
     "FRONTIER_STATES",
@@ -73,7 +75,6 @@ __all__ = [
     "open_store",
 ]
 
-Doc = dict[str, Any]
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "videos": [[("crawl.last", 1)]],
     "comments": [[("vid", 1)]],
@@ -82,119 +83,6 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "runs": [[("job", 1), ("started", -1)]],
     "schedule": [[("job", 1), ("state", 1), *SCHEDULE_SORT]],
 }
-
-
-class Store(Protocol):
-    """Where a crawl keeps what it finds. Use it as ``async with open_store(...) as store``.
-
-    Datetimes are timezone-aware UTC going in and coming out, at millisecond precision
-    (MongoDB's). Every failure is a ``StoreError``.
-    """
-
-    kind: str  # "mongodb" | "dir"
-    description: str  # where the data lives, for messages; never a password
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def save_video(self, video: Video) -> None:
-        """Upsert; static fields and ``crawl.first`` stay as the first crawl left them."""
-
-    async def save_comments(self, comments: Sequence[Comment]) -> None:
-        """Upsert top-level comments (replies nested); a re-crawl replaces each document."""
-
-    async def add_snapshot(self, snap: Snapshot, *, visit_id: str | None = None) -> None:
-        """Upsert under ``visit_id`` (default ``vid:run_id``), so a redone visit is one."""
-
-    async def get_video(self, vid: str) -> Video | None: ...
-
-    async def start_run(self, run: RunRecord) -> None: ...
-
-    async def update_run(self, run: RunRecord) -> None: ...
-
-    async def latest_run(self, job: str) -> RunRecord | None:
-        """The run of ``job`` that started last."""
-
-    async def frontier_add(self, items: Sequence[FrontierItem]) -> int:
-        """Insert the items not yet known (known ones keep their state); returns how many."""
-
-    async def frontier_claim(
-        self, job: str, *, worker: str, lease_s: float, kind: str | None = None, limit: int = 1
-    ) -> list[FrontierItem]:
-        """Atomically take up to ``limit`` pending (or lease-expired) items.
-
-        Highest priority first, then insertion order; each taken item's ``attempts``
-        counts one more claim.
-        """
-
-    async def frontier_finish(
-        self, item_id: str, *, state: Literal["done", "failed"], error: str | None = None
-    ) -> None: ...
-
-    async def frontier_release(self, item_id: str) -> None:
-        """Put a claimed item back to pending (its ``attempts`` is kept)."""
-
-    async def frontier_release_claimed(self, job: str) -> int:
-        """Every claimed item of ``job`` back to pending (resuming after a crash)."""
-
-    async def frontier_counts(self, job: str, *, kind: str | None = None) -> dict[str, int]:
-        """Items of ``job`` (of one ``kind``) by state, every state present (zeros included)."""
-
-    async def frontier_retry_failed(self, job: str) -> int:
-        """Failed items of ``job`` back to pending with ``attempts`` 0; returns how many."""
-
-    async def frontier_renew(self, item_id: str, *, worker: str, lease_s: float) -> bool:
-        """Extend ``worker``'s lease on a claimed item; False if the claim is no longer its."""
-
-    async def schedule_add(self, entries: Sequence[ScheduleEntry]) -> int:
-        """Insert unknown entries; known ones keep their schedule and take the new ``card``.
-
-        Returns how many were new.
-        """
-
-    async def schedule_claim(
-        self, job: str, *, due_by: datetime, worker: str, lease_s: float, limit: int = 1
-    ) -> list[ScheduleEntry]:
-        """Atomically take up to ``limit`` entries of ``job`` due at ``due_by``, most overdue
-        first: pending ones, or claimed ones whose lease lapsed (by the wall clock)."""
-
-    async def schedule_renew(self, entry_id: str, *, worker: str, lease_s: float) -> bool:
-        """Extend ``worker``'s lease on an entry; False if the claim is no longer its."""
-
-    async def schedule_finish(
-        self, entry_id: str, *, worker: str, due: datetime, changes: Mapping[str, Any]
-    ) -> bool:
-        """End the visit ``due`` that ``worker`` holds: apply ``changes`` (the next ``due``,
-        tier, observations…), free the entry, count the visit. False (and nothing written)
-        if another worker took the entry over or already finished that visit."""
-
-    async def schedule_release(self, entry_id: str, *, worker: str) -> None:
-        """Give back an entry ``worker`` holds, unvisited (its ``due`` is kept)."""
-
-    async def schedule_move(
-        self, entry_id: str, *, was: datetime, due: datetime, tier: str
-    ) -> bool:
-        """Move a pending entry's visit from ``was`` to ``due`` in ``tier`` (tiers were
-        redefined); False if it was claimed or rescheduled meanwhile."""
-
-    def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
-        """Every document of a collection as a plain dict (with ``_id``), by ``_id``."""
-
-    async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
-        """Documents whose fields (dotted paths allowed) equal ``filter_eq``'s values."""
-
-    async def save_doc(self, collection: str, doc_id: DocId, doc: Mapping[str, Any]) -> None:
-        """Insert or replace one document of any collection."""
-
-    async def get_doc(self, collection: str, doc_id: DocId) -> Doc | None: ...
-
-    async def find_docs(self, collection: str, filter_eq: Mapping[str, Any]) -> list[Doc]: ...
 
 
 def open_store(
@@ -222,42 +110,9 @@ async def mongo_answers(uri: str, *, timeout_s: float = 2.0) -> bool:
     return True
 
 
-def describe_uri(uri: str, database_default: str) -> tuple[str, str]:
-    """``(uri without credentials or options, database name)``, parsed as pymongo does."""
-    scheme, _, rest = uri.partition("://")
-    host_and_db = rest.partition("?")[0]
-    hosts, _, database = host_and_db.partition("/")
-    hosts = hosts.rpartition("@")[2]
-    database = unquote_plus(database).partition(".")[0] or database_default
-    return f"{scheme}://{hosts}/{database}", database
-
-
-def one_line(exc: BaseException) -> str:
-    """pymongo's message without its topology dump, on one line."""
-    text = str(exc).split(", Timeout: ")[0]
-    text = re.sub(r" \(configured timeouts: [^)]*\)", "", text)
-    text = " ".join(text.split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:299] + "…"
-
-
 def _new_client(uri: str, timeout_s: float) -> AsyncIOMotorClient[Doc]:
     ms = max(1, int(timeout_s * 1000))
     return AsyncIOMotorClient(uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=True)
-
-
-def aware(doc: Mapping[str, Any]) -> Doc:
-    """The document with its datetimes aware UTC (a client without ``tz_aware`` gives naive)."""
-    return {key: _aware(value) for key, value in doc.items()}
-
-
-def _aware(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, Mapping):
-        return aware(value)
-    if isinstance(value, list):
-        return [_aware(item) for item in value]
-    return value
 
 
 class MongoStore:

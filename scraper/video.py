@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .api import CommentClient, parse_play_info
+from .api import parse_play_info
 from .browser import TabPool
+from .comments import CommentClient
 from .config import Settings
 from .errors import (
     BrowserError,

@@ -1,4 +1,4 @@
-"""api.py: JSON(P) unwrapping, UPS play info, comment pages and the comment client."""
+"""api.py and comments.py: JSON(P) unwrapping, UPS play info, comment pages and client."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from scraper.api import CommentClient, parse_comment_page, parse_play_info, unwrap_jsonp
+from scraper.api import parse_play_info, unwrap_jsonp
+from scraper.comments import CommentClient, parse_comment_page
 from scraper.config import ResolveRule
 from scraper.errors import FetchError, MalformedResponse, TokenRejected, VideoUnavailable
 from scraper.models import SegmentRef

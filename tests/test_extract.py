@@ -10,13 +10,8 @@ import pytest
 
 from scraper.errors import ExtractionError
 from scraper.extract import extract_items, extract_page
-from scraper.selector_files import (
-    FieldSpec,
-    SelectorSet,
-    SiteProfile,
-    load_profile,
-    load_selectors,
-)
+from scraper.selector_files import FieldSpec, SelectorSet, load_selectors
+from scraper.site_profile import SiteProfile, load_profile
 
 REPO_SELECTORS = Path(__file__).resolve().parent.parent / "selectors"
 HOT = "//news.youku.test/index/jrrm"

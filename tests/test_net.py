@@ -210,7 +210,7 @@ def test_helpers() -> None:
     assert max(backoff_delay(0, base_s=0.5, max_s=3.0) for _ in range(50)) <= 0.5
 
 
-_HTTP_MODULES = ("net.py", "api.py", "download.py")
+_HTTP_MODULES = ("net.py", "api.py", "comments.py", "download.py")
 _OURS = {
     "ScraperError", "FetchError", "TokenRejected", "MalformedResponse", "VideoUnavailable",
     "_Retry", "_GiveUp",

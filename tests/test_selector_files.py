@@ -11,16 +11,13 @@ import pytest
 from scraper.errors import ConfigError, SelectorFileError
 from scraper.selector_files import (
     FieldSpec,
-    SiteProfile,
     compile_xpath,
-    default_selectors_dir,
-    list_sites,
     load_page_dir,
-    load_profile,
     load_selectors,
     next_version_path,
     write_version,
 )
+from scraper.site_profile import SiteProfile, default_selectors_dir, list_sites, load_profile
 
 REPO_SELECTORS = Path(__file__).resolve().parent.parent / "selectors"
 
