@@ -212,7 +212,8 @@ async def revisit(
     """Figures from the page as it is now; comments only if their total moved."""
     rendered = await render_video(ctx, card)
     total = comment_total_on_page(rendered, card.vid)
-    last = entry.observations[-1].comment_total if entry.observations else None
+    last = (entry.observations[-1].comment_total if entry.observations
+            else await _stored_total(ctx, card.vid))
     new = 0
     if ctx.settings.max_comments != 0 and (total is None or total != last):
         errors: list[str] = []
@@ -228,6 +229,13 @@ async def revisit(
                         comment_total=total)
     return VisitResult("revisit", Observation(at=now, stat_play=play, comment_total=total),
                        new_comments=new)
+
+
+async def _stored_total(ctx: VideoContext, vid: str) -> int | None:
+    """The comment total the last full crawl stored: a first revisit after `scrape run`
+    then fetches comments only if the site's total moved since."""
+    video = await ctx.store.get_video(vid)
+    return video.comment_total if video is not None else None
 
 
 def _field(rendered: Rendered, name: str, fallback: Any) -> Any:
