@@ -163,6 +163,11 @@ class Browser:
             if context is not self._context and self._open_pages[context] <= 0:
                 await self._close_context(context)
 
+    def retired(self, context: BrowserContext | None) -> bool:
+        """Whether ``context`` was replaced: its tabs move on at their next visit, so the
+        old context (and its renderer) does not outlive the rotation by long."""
+        return context is not None and context is not self._context
+
     async def _close_context(self, context: BrowserContext) -> None:
         self._open_pages.pop(context, None)
         with contextlib.suppress(PlaywrightError):
@@ -189,7 +194,8 @@ class Tab:
         return self._page
 
     async def _ensure_page(self) -> Page:
-        if self._page is not None and self._visits >= self._browser.options.visits_per_page:
+        if self._page is not None and (self._visits >= self._browser.options.visits_per_page
+                                       or self._browser.retired(self._context)):
             await self.close()
         if self._page is None:
             self._context, self._page = await self._browser.open_page()

@@ -57,6 +57,9 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Browser tabs rendering pages at once.")
 @click.option("--no-media", is_flag=True, help="Record segments but download no files.")
+@click.option("--stream", "streams", multiple=True, default=("mp4sd",), show_default=True,
+              help="Stream type to download, in order of preference (repeatable); a video "
+              "without any is recorded as unavailable with the types it has.")
 @click.option("--max-comments", type=click.IntRange(min=0),
               help="At most this many top-level comments per video (0: none).")
 @click.option("--headed", is_flag=True, help="Show the browser (needs a display: xvfb-run).")
@@ -326,6 +329,7 @@ def _settings(**options: Any) -> config.Settings:
         selectors_dir=options["selectors_dir"], resolve=resolve, pages=options["pages"],
         max_videos=options["max_videos"], concurrency=options["concurrency"],
         no_media=options["no_media"], max_comments=options["max_comments"],
+        streams=tuple(options.get("streams") or ("mp4sd",)),
         headed=options["headed"], slow_mo_ms=options["slow_mo"],
         chromium=config.find_chromium(options["chromium"]),
     ).checked()

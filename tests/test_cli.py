@@ -169,3 +169,20 @@ async def test_export_jsonl(replica: Any, tmp_path: Path) -> None:
     assert sorted(d["vid"] for d in lines) == sorted(replica.truth.categories["jrrm"][:5])
     assert all(d["segments"] and d["segments"][0]["status"] in ("skipped", "paywalled")
                for d in lines if d["status"] != "unavailable")
+
+
+async def test_stream_preference(replica: Any, tmp_path: Path) -> None:
+    vids = replica.truth.categories["jrrm"]
+    index = next(i for i, vid in enumerate(vids) if replica.truth.video(vid).status == "no_mp4sd")
+    target = vids[index]
+    args = run_args(replica, tmp_path, "--max-videos", str(index + 1), "--no-media",
+                    "--max-comments", "0", "--stream", "mp4sd", "--stream", "mp4hd")
+    rc, _, err = await scrape(*args, cwd=tmp_path)
+    assert rc == 0, err
+    async with open_store(str(tmp_path / "store")) as store:
+        doc = await store.get_doc("videos", target)
+    assert doc is not None
+    kinds = {s.stream_type for s in replica.truth.video(target).streams}
+    expected = "mp4hd" if "mp4hd" in kinds else None
+    assert doc["stream_type"] == expected
+    assert (doc["status"] == "unavailable") == (expected is None)
