@@ -16,7 +16,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]} with apt-get" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
     echo "setup: not root on Debian: cannot apt-get ${need_apt[*]}" >&2
   fi
