@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -54,14 +55,37 @@ def pss_kb(pids: list[int]) -> int:
     return total
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PeakPss(threading.Thread):
+    """Samples a process tree: peak summed PSS, and each process's last CPU time.
+
+    The CPU sum counts every process seen, including Chromium's renderers, which the
+    parent's rusage can miss; a process's CPU after its last sample is not counted.
+    """
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak_kb, self.done = pid, 0, threading.Event()
+        self._cpu: dict[int, float] = {}
+
+    @property
+    def tree_cpu_s(self) -> float:
+        return sum(self._cpu.values())
 
     def run(self) -> None:
         while not self.done.wait(0.25):
-            self.peak_kb = max(self.peak_kb, pss_kb(tree(self.pid)))
+            pids = tree(self.pid)
+            self.peak_kb = max(self.peak_kb, pss_kb(pids))
+            for pid in pids:
+                self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu_s(pid))
 
 
 def wait_for(port: int) -> None:

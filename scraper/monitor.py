@@ -83,11 +83,14 @@ def new_job(
 
 
 async def open_job(store: Store, job: MonitorJob, site: Site, *, now: datetime) -> int:
-    """Save the job (keeping when it first started) and schedule its catalogue read and
-    tracked videos (due now, unless already scheduled); returns how many were new."""
+    """Save the job and schedule its catalogue read and tracked videos (due now, unless
+    already scheduled); returns how many were new. A restart applies the new flags but
+    keeps when the job first started and every video tracked before."""
     known = await store.get_doc("monitors", job.job)
     if known is not None:
-        job = job.model_copy(update={"started": known["started"]})
+        kept = [vid for vid in known.get("tracked", []) if vid not in job.tracked]
+        job = job.model_copy(update={"started": known["started"],
+                                     "tracked": [*job.tracked, *kept]})
     await store.save_doc("monitors", job.job, job.model_dump())
     entries = await _entries(store, job.job)
     await retime(store, job, entries)

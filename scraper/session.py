@@ -6,6 +6,7 @@ job they serve gets its own ``VideoContext`` (site, category, limits) over it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -61,6 +62,7 @@ class Session:
     http: HttpClient
     tabs: TabPool
     stats: Stats
+    downloads: asyncio.Semaphore
     signs: SignJar = field(default_factory=SignJar)
     contexts: dict[str, VideoContext] = field(default_factory=dict)
 
@@ -73,7 +75,8 @@ class Session:
             ctx = self.contexts[run.run_id] = VideoContext(
                 settings=settings, site=site, store=self.store, http=self.http,
                 tabs=self.tabs, stats=self.stats, run=run, media_dir=media, signs=self.signs,
-                evidence=Keeper(self.store, site.profile.selector_set))
+                evidence=Keeper(self.store, site.profile.selector_set),
+                downloads=self.downloads)
         return ctx
 
 
@@ -94,7 +97,8 @@ async def open_session(
         tabs = TabPool(browser, settings.concurrency)
         stack.push_async_callback(tabs.close)
         yield Session(settings=settings, store=opened, http=http, tabs=tabs,
-                      stats=stats if stats is not None else Stats())
+                      stats=stats if stats is not None else Stats(),
+                      downloads=asyncio.Semaphore(settings.download_concurrency))
 
 
 async def _enter_store(stack: AsyncExitStack, store: Store) -> Store:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ class VideoContext:
     media_dir: Path | None
     signs: SignJar
     evidence: Keeper
-    downloads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
+    downloads: asyncio.Semaphore  # bounds file downloads across every job of the process
 
 
 @dataclass(frozen=True, slots=True)

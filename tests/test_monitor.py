@@ -232,3 +232,23 @@ def test_snapshot_ids_name_the_visit() -> None:
     entry = ScheduleEntry(id="j:video:XA", job="j", kind="video", key="XA", tier="hot", due=due,
                           first_seen=due)
     assert snapshot_id(entry) == "XA:20261101T120005.123Z"
+
+
+async def test_restart_applies_new_flags_and_keeps_tracked_videos(tmp_path: Path) -> None:
+    settings = Settings(store=str(tmp_path / "store"))
+    site = load_site(settings)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    rates = settings.tier_rates
+    first = new_job(settings, site, tiers=parse_tiers("hot:1h,cold:1d", default_rates=rates),
+                    now=now, tracked=["XAAA"])
+    later = new_job(replace(settings, no_media=True), site,
+                    tiers=parse_tiers("all:0s", default_rates=rates),
+                    now=now + timedelta(hours=5), tracked=["XBBB"])
+    async with open_store(settings.store) as store:
+        await open_job(store, first, site, now=now)
+        await open_job(store, later, site, now=now + timedelta(hours=5))
+        saved = await store.get_doc("monitors", first.job)
+    assert saved is not None
+    assert saved["tracked"] == ["XBBB", "XAAA"]
+    assert saved["no_media"] is True and [t["name"] for t in saved["tiers"]] == ["all"]
+    assert saved["started"] == now
