@@ -54,7 +54,7 @@ async def run_crawl(
     """Crawl one category into the store; resumes an unfinished run of the same job.
 
     ``store`` replaces ``settings.store`` with an already built store (tests pass a
-    MongoStore on mongomock-motor through it).
+    MongoStore on an in-memory MongoDB client through it).
     """
     site = load_site(settings)
     if not settings.no_media:

@@ -118,7 +118,7 @@ def _new_client(uri: str, timeout_s: float) -> AsyncIOMotorClient[Doc]:
 class MongoStore:
     """The store in a MongoDB database (the URI's, else ``database_default``).
 
-    ``client`` is the test seam: a ``mongomock_motor.AsyncMongoMockClient`` runs the
+    ``client`` is the test seam: the tests' in-memory motor-compatible client runs the
     same code as a real server. A given client is not closed on exit.
     """
 
@@ -200,7 +200,7 @@ class MongoStore:
             await col.update_one({"_id": video.vid}, video_update(video), upsert=True)
 
     async def save_comments(self, comments: Sequence[Comment]) -> None:
-        # One round trip each: mongomock's bulk_write does not take pymongo 4.9+ requests.
+        # One round trip each: the tests' in-memory client cannot bulk_write pymongo 4.9+ requests.
         for comment in comments:
             await self._replace("comments", comment_doc(comment))
 
