@@ -1,8 +1,9 @@
 """Playwright lifecycle: one Chromium for the run, a pool of reused tabs.
 
-Each tab is one page in its own browser context. A tab is reused for visit after visit
-(opening a new page per video is the largest cost of rendering) and its context is
-recycled after a bounded number of visits so a long crawl does not accumulate memory.
+Tabs share one browser context (one cookie jar and cache, and with --process-per-site one
+renderer). A tab's page is reused for visit after visit (opening a new page per video is
+the largest cost of rendering) and replaced after a bounded number of visits; the context
+is replaced after a bounded number of pages, so a long crawl does not accumulate memory.
 Images and web fonts are off in the renderer (``--blink-settings``) and the site's media
 hosts resolve nowhere for the browser: no interception route, which would send every
 request through the Playwright driver (a third of Chromium's CPU per visit, measured).

@@ -195,7 +195,8 @@ async def enqueue_cards(ctx: VideoContext, cards: list[CardInfo], queued: int) -
         cards = cards[: max(0, limit - queued)]
     items = [video_item(ctx.run, card, queued + i) for i, card in enumerate(cards)]
     added = await ctx.store.frontier_add(items) if items else 0
-    ctx.stats.note("catalogue.duplicates", n=len(items) - added) if added < len(items) else None
+    if added < len(items):
+        ctx.stats.note("catalogue.duplicates", n=len(items) - added)
     return queued + added
 
 
@@ -224,7 +225,8 @@ async def read_catalogue_page(
                                         base_scheme=scheme, base_url=base)
         pager = await asyncio.to_thread(extract_page, html, site.pager,
                                         base_scheme=scheme, base_url=base)
-        note_drift(ctx.stats, items.version, items.fallback, url, missing=items.missing_items)
+        ctx.stats.selectors_used(items.version, url, fallback=items.fallback,
+                                 missing=items.missing_items)
         if not items.items:
             last = BrowserError(f"no video cards found on {url} (selectors {items.version})")
             continue
@@ -239,15 +241,6 @@ async def read_catalogue_page(
 
 def _card_fields(fields: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in fields.items() if k in CardInfo.model_fields and v is not None}
-
-
-def note_drift(stats: Stats, version: str, fallback: bool, url: str, *, missing: int = 0) -> None:
-    if fallback:
-        stats.note(f"fallback.{version}", url)
-        log.warning("selectors: fell back to %s on %s", version, url)
-    if missing:
-        stats.note(f"drift.{version}", url, n=missing)
-        log.warning("selectors %s: %d items lack required fields on %s", version, missing, url)
 
 
 async def video_worker(

@@ -49,10 +49,11 @@ async def fetch_files(
     folder = ctx.media_dir / card.vid
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     refresher = _Refresher(refresh)
-    thumb_task = asyncio.ensure_future(fetch_thumb(ctx, card, folder, files.errors))
-    files.segments = list(await asyncio.gather(
-        *(fetch_segment(ctx, ref, folder, refresher) for ref in play.segments)))
-    files.thumb_path = await thumb_task
+    segments = asyncio.gather(*(fetch_segment(ctx, ref, folder, refresher)
+                                for ref in play.segments))
+    files.thumb_path, found = await asyncio.gather(
+        fetch_thumb(ctx, card, folder, files.errors), segments)
+    files.segments = list(found)
     files.errors.extend(f"segment {s.index}: {s.error}" for s in files.segments
                         if s.status == "failed")
     return files

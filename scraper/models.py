@@ -22,9 +22,7 @@ __all__ = [
     "FrontierItem",
     "MonitorJob",
     "Observation",
-    "PageTokens",
     "PlayInfo",
-    "RenderedVideo",
     "RunRecord",
     "ScheduleEntry",
     "Segment",
@@ -243,27 +241,6 @@ class ScheduleEntry(_Record):
 
 
 # --- in-process hand-offs -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PageTokens:
-    """Cookies and signed tokens collected from a running page."""
-
-    cookies: dict[str, str]
-    comment_sign: str | None = None
-    comment_time: str | None = None
-    captured_at: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedVideo:
-    """What one visit of a video page yields: the rendered DOM and captured API replies."""
-
-    url: str
-    html: str
-    ups_body: str | None
-    comments_body: str | None
-    tokens: PageTokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,17 @@ class Stats(Counter[str]):
             if len(bucket) < 5:
                 bucket.append(example)
 
+    def selectors_used(self, version: str, url: str, *, fallback: bool, missing: int = 0) -> None:
+        """Count (and log) a fallback to an older selector version, and items that lacked
+        required fields, with the URL where it happened."""
+        if fallback:
+            self.note(f"fallback.{version}", url)
+            log.warning("selectors: fell back to %s on %s", version, url)
+        if missing:
+            self.note(f"drift.{version}", url, n=missing)
+            log.warning("selectors %s: %d items lack required fields on %s", version, missing,
+                        url)
+
 
 class Reporter:
     """Shows progress while the crawl runs: a bar on a terminal, log lines otherwise."""

@@ -153,7 +153,8 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
                     f"{card.url}: required fields missing with selectors {extraction.version}: "
                     + ", ".join(extraction.missing), missing=extraction.missing)
                 continue
-            _note_version(ctx, extraction, card.url)
+            ctx.stats.selectors_used(extraction.version, card.url,
+                                     fallback=extraction.fallback)
             await ctx.evidence.offer(ctx.site.video[0], html, newest=not extraction.fallback,
                                      complete=True)
             return Rendered(url=card.url, fields=extraction.values, version=extraction.version,
@@ -193,12 +194,6 @@ async def _read_fields(ctx: VideoContext, read: Any, url: str) -> tuple[str, Ext
             break
         await asyncio.sleep(_FIELD_POLL_S)
     return html, extraction
-
-
-def _note_version(ctx: VideoContext, extraction: Extraction, url: str) -> None:
-    if extraction.fallback:
-        ctx.stats.note(f"fallback.{extraction.version}", url)
-        log.warning("selectors: fell back to %s on %s", extraction.version, url)
 
 
 async def refresh_play(ctx: VideoContext, card: CardInfo) -> PlayInfo:
