@@ -156,7 +156,11 @@ class Settings:
     streams: tuple[str, ...] = ("mp4sd",)
     page_timeout_s: float = 20.0
     request_timeout_s: float = 30.0
-    retries: int = 5
+    # HTTP attempts per request: a CDN 502 may repeat for several requests in a row.
+    retries: int = 8
+    # Renders of one page that lacks a required field or a token before it counts as
+    # drift: such faults hit one response, and real drift should fail fast.
+    render_attempts: int = 4
     backoff_base_s: float = 0.25
     backoff_max_s: float = 8.0
     visits_per_page: int = 100

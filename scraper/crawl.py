@@ -206,7 +206,7 @@ async def read_catalogue_page(
     """Render one catalogue page and read its cards and the 下一页 link (retrying)."""
     site = ctx.site
     last: ScraperError | None = None
-    for attempt in range(ctx.settings.retries):
+    for attempt in range(max(1, ctx.settings.render_attempts)):
         if attempt:
             await asyncio.sleep(min(ctx.settings.backoff_max_s,
                                     ctx.settings.backoff_base_s * 2 ** attempt))

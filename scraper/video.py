@@ -49,7 +49,6 @@ __all__ = ["Rendered", "VideoContext", "VideoOutcome", "process_video", "render_
 
 log = logging.getLogger(__name__)
 
-_RENDER_ATTEMPTS = 3
 _FIELD_POLLS = 4
 _FIELD_POLL_S = 0.1
 
@@ -130,7 +129,9 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
                                 extra={"currentPage": "1"}),
     }
     async with ctx.tabs.tab() as tab:
-        for attempt in range(_RENDER_ATTEMPTS):
+        # A page that lacks a required field or a token may be a transient fault of one
+        # response (the site drops the channel link now and then): render it again.
+        for attempt in range(max(1, ctx.settings.render_attempts)):
             if attempt:
                 ctx.stats.note("retries.page")
             visit = await tab.visit(card.url, capture=capture)
