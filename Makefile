@@ -15,6 +15,7 @@ test: setup lint typecheck unit
 
 lint:
 	$(BIN)/ruff check scraper tests bench
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy

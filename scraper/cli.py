@@ -77,12 +77,12 @@ def run(**options: Any) -> None:
     Re-running the same command resumes an interrupted run, or, once a run has
     finished, crawls again: static fields are kept, figures and snapshots move on.
     """
-    from .crawl import run_crawl
+    from .jobs.run import run_crawl
     from .progress import Reporter, Stats, format_summary
 
     settings = _settings(**options)
     if options["enqueue_only"]:
-        from .worker import enqueue_run
+        from .jobs.run import enqueue_run
 
         queued = _run_async(lambda: enqueue_run(settings))
         click.echo(f"{queued.detail} in {queued.store} (start them: scrape worker "
@@ -107,8 +107,8 @@ def run(**options: Any) -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Write here instead of stdout.")
 def export(store: str | None, what: str, fmt: str, out: Path | None) -> None:
     """Write a collection as JSON lines (one record per line) or CSV."""
-    from .export import export as do_export
-    from .store import open_store
+    from .store.export import export as do_export
+    from .store.target import open_store
 
     target = _store_target(store)
 
@@ -184,8 +184,8 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
     With --write the repairs become a new version file (existing versions are never
     edited). Exits 1 if a required field could not be repaired.
     """
-    from .refresh import refresh_selectors as refresh
-    from .refresh_table import render_report
+    from .repair.refresh import refresh_selectors as refresh
+    from .repair.report import render_report
 
     settings = config.Settings(
         site=site, category=category, store=_store_target(store), selectors_dir=selectors_dir,
@@ -236,11 +236,11 @@ def monitor(**options: Any) -> None:
     """
     from dataclasses import replace
 
-    from .schedule import parse_duration, parse_tiers
-    from .worker import run_monitor
+    from .jobs.monitor import run_monitor
+    from .jobs.tiers import parse_interval, parse_tiers
 
     tiers = parse_tiers(options["tiers"], default_rates=_DEFAULTS.tier_rates)
-    duration = parse_duration(options["duration"], what="--for") if options["duration"] else None
+    duration = parse_interval(options["duration"], what="--for") if options["duration"] else None
     settings = replace(_settings(**options, headed=False, slow_mo=0), tiers=options["tiers"],
                        worker_id=options["worker_id"] or _DEFAULTS.worker_id)
     outcome = _run_async(lambda: run_monitor(
@@ -276,7 +276,7 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
            chromium: str | None) -> None:
     """Crawl what the store holds: videos of `scrape run --enqueue-only` runs and due
     visits of `scrape monitor` jobs. Start any number against one MongoDB store."""
-    from .worker import run_worker
+    from .jobs.worker import run_worker
 
     settings = config.Settings(
         store=_store_target(store), media_dir=media_dir, selectors_dir=selectors_dir,
@@ -298,8 +298,8 @@ def status(store: str | None) -> None:
     and the runs workers are still crawling."""
     from datetime import UTC, datetime
 
-    from .monitor import status_lines
-    from .store import open_store
+    from .jobs.status import status_lines
+    from .store.target import open_store
 
     target = _store_target(store)
 
@@ -340,7 +340,7 @@ def _store_target(explicit: str | None) -> str:
     chosen = explicit or config.env("MONGODB_URI")
     if chosen:
         return chosen
-    from .store import mongo_answers
+    from .store.mongo import mongo_answers
 
     if asyncio.run(mongo_answers(config.DEFAULT_MONGODB_URI, timeout_s=2.0)):
         return config.DEFAULT_MONGODB_URI

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .browser import Browser
+from .browser.inspection import Inspection, inspect
+from .browser.options import browser_options
+from .browser.pool import Browser
 from .config import Settings
 from .errors import ConfigError
-from .extract import extract_items, extract_page
-from .inspection import Inspection, inspect
-from .selector_files import SelectorSet, load_selectors, native_xpath
-from .session import browser_options
-from .site import load_site
-from .site_profile import SiteProfile
+from .site.extract import extract_items, extract_page
+from .site.load import load_site
+from .site.profile import SiteProfile
+from .site.selector_files import SelectorSet, load_selectors, native_xpath
 
 __all__ = ["DebugReport", "debug_page", "page_types_for"]
 
@@ -62,7 +62,8 @@ async def debug_page(settings: Settings, url: str, *, out_dir: Path, pause: bool
     kinds = page_types_for(profile, url)
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     shot, trace = out_dir / "page.png", out_dir / "trace.zip"
-    options = replace(browser_options(settings), headless=False)
+    options = replace(browser_options(settings, blocked_hosts=profile.media_hosts),
+                      headless=False)
     values: dict[str, Any] = {}
     versions: dict[str, str] = {}
     outlined: dict[str, int] = {}

@@ -38,6 +38,7 @@ __all__ = [
     "StoreError",
     "TokenRejected",
     "VideoUnavailable",
+    "first_error",
 ]
 
 
@@ -97,3 +98,13 @@ class ExtractionError(ScraperError):
     def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first of our errors inside a task group's failure, or the group itself, so a
+    crash in one task is reported as the one line it means."""
+    for exc in group.exceptions:
+        inner = first_error(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if isinstance(inner, ScraperError):
+            return inner
+    return group

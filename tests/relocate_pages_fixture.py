@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from scraper.convert import parse_count, parse_duration
+from scraper.site.convert import parse_count, parse_duration
 
 __all__ = [
     "MOD",

@@ -13,12 +13,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from scraper.api import parse_play_info, unwrap_jsonp
-from scraper.comments import CommentClient, parse_comment_page
+from scraper.api.comments import CommentClient, parse_comment_page
+from scraper.api.jsonp import unwrap_jsonp
+from scraper.api.play_info import parse_play_info
 from scraper.config import ResolveRule
 from scraper.errors import FetchError, MalformedResponse, TokenRejected, VideoUnavailable
 from scraper.models import SegmentRef
-from scraper.net import HttpClient
+from scraper.net.client import HttpClient
 
 # --- unwrap_jsonp -------------------------------------------------------------------
 

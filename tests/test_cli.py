@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scraper.store import open_store
+from scraper.store.target import open_store
 
 pytestmark = [pytest.mark.browser]
 

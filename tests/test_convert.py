@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from scraper.convert import (
+from scraper.site.convert import (
     CONVERTER_NAMES,
     absolutize,
     converter,

@@ -12,8 +12,10 @@ import pytest
 from mongomock_motor import AsyncMongoMockClient
 
 from scraper.config import Settings, parse_resolve
-from scraper.crawl import CrawlOutcome, run_crawl
-from scraper.store import MongoStore, Store, open_store
+from scraper.jobs.run import CrawlOutcome, run_crawl
+from scraper.store.base import Store
+from scraper.store.mongo import MongoStore
+from scraper.store.target import open_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 
 from scraper.config import ResolveRule
-from scraper.download import DownloadResult, download, jpeg_dimensions
 from scraper.errors import TokenRejected
-from scraper.net import HttpClient
+from scraper.net.client import HttpClient
+from scraper.net.download import DownloadResult, download, jpeg_dimensions
 
 FAST = {"backoff_base_s": 0.001, "backoff_max_s": 0.005}
 BLOCK = bytes(range(256)) * 256  # 64 KiB

@@ -51,7 +51,7 @@ def translates(handler: ast.ExceptHandler) -> bool:
 
 def handlers() -> list[tuple[str, int, list[str], ast.ExceptHandler]]:
     found = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         lines = source.splitlines()
         tree = ast.parse(source)
@@ -60,13 +60,13 @@ def handlers() -> list[tuple[str, int, list[str], ast.ExceptHandler]]:
             if isinstance(node, ast.ExceptHandler):
                 names = [n for n in caught(node) if n.split(".")[0] in ours]
                 if names and "# handled:" not in lines[node.lineno - 1]:
-                    found.append((path.name, node.lineno, names, node))
+                    found.append((path.relative_to(PACKAGE).as_posix(), node.lineno, names, node))
     return found
 
 
 def test_the_scan_finds_handlers() -> None:
     modules = {name for name, *_ in handlers()}
-    assert {"browser.py", "store.py", "net.py"} <= modules
+    assert {"browser/pool.py", "store/mongo.py", "net/client.py"} <= modules
 
 
 @pytest.mark.parametrize(("module", "line", "names", "handler"), handlers(),

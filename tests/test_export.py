@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from scraper.dirstore import DirStore
-from scraper.export import export
 from scraper.models import Snapshot
-from scraper.store import Store
+from scraper.store.base import Store
+from scraper.store.dirstore import DirStore
+from scraper.store.export import export
 from tests.test_store import T0, make_comment, make_video
 
 

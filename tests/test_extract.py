@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from scraper.errors import ExtractionError
-from scraper.extract import extract_items, extract_page
-from scraper.selector_files import FieldSpec, SelectorSet, load_selectors
-from scraper.site_profile import SiteProfile, load_profile
+from scraper.site.extract import extract_items, extract_page
+from scraper.site.profile import SiteProfile, load_profile
+from scraper.site.selector_files import FieldSpec, SelectorSet, load_selectors
 
 REPO_SELECTORS = Path(__file__).resolve().parent.parent / "selectors"
 HOT = "//news.youku.test/index/jrrm"

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from scraper.config import Settings, parse_resolve
+from scraper.crawl.resources import open_resources
+from scraper.jobs.monitor import new_job, open_job, run_monitor, snapshot_id
+from scraper.jobs.tiers import parse_tiers
 from scraper.models import CardInfo, MonitorJob, ScheduleEntry, Tier
-from scraper.monitor import new_job, open_job, snapshot_id
-from scraper.schedule import parse_tiers
-from scraper.site import load_site
-from scraper.store import Store, open_store
-from scraper.worker import open_session, run_monitor
+from scraper.site.load import load_site
+from scraper.store.base import Store
+from scraper.store.target import open_store
 from tests.test_cli import one_error_line, scrape
 from tests.test_crawl import comment_tree, count_value, docs, stored_tree
 
@@ -65,7 +66,7 @@ async def test_rounds_follow_the_ground_truth_and_the_tiers(
         tiers = parse_tiers(f"hot:1h@{threshold},cold:3h")
         settings = monitor_settings(rep, tmp_path)
         clock, times, after_first = replica_clock(rep), [], {}
-        async with open_session(settings) as session:
+        async with open_resources(settings, blocked_hosts=()) as session:
             for n in range(ROUNDS):
                 if n:
                     rep.clock.advance(STEP_S)

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from scraper.config import ResolveRule
 from scraper.errors import FetchError
-from scraper.net import HttpClient, MappedResolver, backoff_delay, cookie_header
+from scraper.net.client import HttpClient, MappedResolver, backoff_delay, cookie_header
 
 
 async def _echo(request: web.Request) -> web.Response:
@@ -210,7 +210,7 @@ def test_helpers() -> None:
     assert max(backoff_delay(0, base_s=0.5, max_s=3.0) for _ in range(50)) <= 0.5
 
 
-_HTTP_MODULES = ("net.py", "api.py", "comments.py", "download.py")
+_HTTP_MODULES = ("net/client.py", "api/play_info.py", "api/comments.py", "net/download.py")
 _OURS = {
     "ScraperError", "FetchError", "TokenRejected", "MalformedResponse", "VideoUnavailable",
     "_Retry", "_GiveUp",

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from scraper.config import Settings, parse_resolve
-from scraper.crawl import run_crawl
-from scraper.refresh import refresh_selectors
-from scraper.refresh_table import render_report
-from scraper.store import open_store
+from scraper.jobs.run import run_crawl
+from scraper.repair.refresh import refresh_selectors
+from scraper.repair.report import render_report
+from scraper.store.target import open_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

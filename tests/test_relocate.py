@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from scraper.extract import extract_items, extract_page
-from scraper.fingerprint import Fingerprint, fingerprint_field, from_json, to_json
-from scraper.relocate import (
+from scraper.repair.fingerprint import Fingerprint, fingerprint_field, from_json, to_json
+from scraper.repair.relocate import (
     Between,
     Repair,
     Sample,
@@ -32,7 +31,8 @@ from scraper.relocate import (
     repaired_fields,
     repaired_items,
 )
-from scraper.selector_files import FieldSpec, SelectorSet, load_page_dir, write_version
+from scraper.site.extract import extract_items, extract_page
+from scraper.site.selector_files import FieldSpec, SelectorSet, load_page_dir, write_version
 from tests.relocate_pages_fixture import (
     PAGES,
     PER_PAGE,

@@ -9,7 +9,8 @@ import parsel
 import pytest
 
 from scraper.errors import ConfigError, SelectorFileError
-from scraper.selector_files import (
+from scraper.site.profile import SiteProfile, default_selectors_dir, list_sites, load_profile
+from scraper.site.selector_files import (
     FieldSpec,
     compile_xpath,
     load_page_dir,
@@ -17,7 +18,6 @@ from scraper.selector_files import (
     next_version_path,
     write_version,
 )
-from scraper.site_profile import SiteProfile, default_selectors_dir, list_sites, load_profile
 
 REPO_SELECTORS = Path(__file__).resolve().parent.parent / "selectors"
 

@@ -23,7 +23,6 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo.errors import AutoReconnect, PyMongoError
 
 from scraper.config import env
-from scraper.dirstore import DirStore
 from scraper.errors import StoreError
 from scraper.models import (
     Comment,
@@ -35,7 +34,10 @@ from scraper.models import (
     Snapshot,
     Video,
 )
-from scraper.store import MongoStore, Store, mongo_answers, open_store
+from scraper.store.base import Store
+from scraper.store.dirstore import DirStore
+from scraper.store.mongo import MongoStore, mongo_answers
+from scraper.store.target import open_store
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)  # milliseconds: MongoDB's precision
 REAL_MONGODB = env("SCRAPER_TEST_MONGODB_URI")
@@ -522,7 +524,7 @@ async def test_a_failing_ping_is_cannot_reach() -> None:
             pass
 
 
-@pytest.mark.parametrize("module", ["store.py", "dirstore.py"])
+@pytest.mark.parametrize("module", ["store/mongo.py", "store/dirstore.py"])
 def test_every_caught_third_party_error_is_translated(module: str) -> None:
     """No foreign error is caught and dropped, except where dropping it is the answer."""
     source = (Path(__file__).parent.parent / "scraper" / module).read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from scraper.tokens import (
+from scraper.api.tokens import (
     CommentSign,
     SignJar,
     api_matcher,

@@ -16,12 +16,14 @@ from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from scraper.config import env
-from scraper.dirstore import DirStore
+from scraper.jobs.monitor import run_monitor, snapshot_id
+from scraper.jobs.run import enqueue_run
+from scraper.jobs.tiers import parse_tiers
+from scraper.jobs.worker import run_worker
 from scraper.models import Snapshot
-from scraper.monitor import snapshot_id
-from scraper.schedule import parse_tiers
-from scraper.store import MongoStore, Store
-from scraper.worker import enqueue_run, run_monitor, run_worker
+from scraper.store.base import Store
+from scraper.store.dirstore import DirStore
+from scraper.store.mongo import MongoStore
 from tests.test_cli import SCRAPE, one_error_line, scrape
 from tests.test_crawl import count_value, docs
 from tests.test_monitor import JOB, monitor_settings, replica_clock

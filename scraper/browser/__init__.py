@@ -1,0 +1,1 @@
+"""The only Playwright importers: Chromium's lifecycle, reused tabs, traced debug pages."""

@@ -1,0 +1,118 @@
+"""``scrape debug``'s view of one page: overlays, a screenshot, a trace, the Inspector.
+
+With ``browser.py`` the only module that touches Playwright; its errors stop here too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+
+from ..errors import BrowserError
+from .pool import Browser, first_line
+
+__all__ = ["Inspection", "inspect"]
+
+
+@contextlib.asynccontextmanager
+async def inspect(browser: Browser, url: str, *, trace: Path) -> AsyncIterator[Inspection]:
+    """Open ``url`` in a fresh traced context of ``browser``, for ``scrape debug``."""
+    context = await browser.new_context()
+    try:
+        await context.tracing.start(screenshots=True, snapshots=True)
+        page = await context.new_page()
+        await page.goto(url, wait_until="domcontentloaded")
+        with contextlib.suppress(PlaywrightError):  # a page that never idles is fine
+            await page.wait_for_load_state("networkidle", timeout=5000)
+        yield Inspection(page)
+        await context.tracing.stop(path=str(trace))
+    except PlaywrightError as exc:
+        raise BrowserError(f"cannot inspect {url}: {first_line(exc)}") from exc
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
+
+
+
+
+# Draws a labelled box over every node an XPath selects (attributes and text nodes
+# are shown by their element). Plain XPath 1.0 only: has-class() is spelled out first.
+_OVERLAY_JS = """([label, xpath, itemsXpath, color]) => {
+  const roots = [];
+  if (itemsXpath) {
+    const r = document.evaluate(itemsXpath, document, null, 7, null);
+    for (let i = 0; i < r.snapshotLength; i++) roots.push(r.snapshotItem(i));
+  } else { roots.push(document); }
+  let count = 0;
+  for (const root of roots) {
+    const r = document.evaluate(xpath, root, null, 7, null);
+    for (let i = 0; i < r.snapshotLength; i++) {
+      let node = r.snapshotItem(i);
+      if (node.nodeType === 2) node = node.ownerElement;
+      else if (node.nodeType !== 1) node = node.parentElement;
+      if (!node) continue;
+      const box = node.getBoundingClientRect();
+      const div = document.createElement("div");
+      div.className = "scraper-overlay";
+      div.setAttribute("data-scraper-label", label);
+      div.style.cssText = `position:absolute;left:${box.left + scrollX}px;` +
+        `top:${box.top + scrollY}px;width:${Math.max(box.width, 4)}px;` +
+        `height:${Math.max(box.height, 4)}px;outline:2px solid ${color};` +
+        "z-index:2147483647;pointer-events:none;";
+      const tag = document.createElement("span");
+      tag.textContent = label;
+      tag.style.cssText = `position:absolute;top:-14px;left:0;font:11px monospace;` +
+        `background:${color};color:#fff;padding:0 2px;white-space:nowrap;`;
+      div.appendChild(tag);
+      document.body.appendChild(div);
+      count++;
+    }
+  }
+  return count;
+}"""
+
+
+class Inspection:
+    """One page under ``scrape debug``: overlays, a screenshot, the Inspector."""
+
+    def __init__(self, page: Page) -> None:
+        self._page = page
+
+    async def html(self) -> str:
+        try:
+            return str(await self._page.evaluate("document.documentElement.outerHTML"))
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot read the page: {first_line(exc)}") from exc
+
+    async def outline(self, label: str, xpath: str, *, items: str | None, color: str) -> int:
+        """Outline what ``xpath`` selects (inside each ``items`` node); returns how many."""
+        try:
+            return int(await self._page.evaluate(_OVERLAY_JS, [label, xpath, items, color]))
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot outline {label}: {first_line(exc)}") from exc
+
+    async def labels(self) -> list[str]:
+        """The overlay labels now in the page (what a test checks)."""
+        script = ("Array.from(document.querySelectorAll('.scraper-overlay'))"
+                  ".map(e => e.getAttribute('data-scraper-label'))")
+        try:
+            return [str(v) for v in await self._page.evaluate(script)]
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot read overlays: {first_line(exc)}") from exc
+
+    async def screenshot(self, path: Path) -> None:
+        try:
+            await self._page.screenshot(path=str(path), full_page=True)
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot take a screenshot: {first_line(exc)}") from exc
+
+    async def pause(self) -> None:
+        """Open the Playwright Inspector and wait until the user resumes."""
+        try:
+            await self._page.pause()
+        except PlaywrightError as exc:
+            raise BrowserError(f"the Inspector failed: {first_line(exc)}") from exc

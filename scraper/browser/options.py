@@ -1,0 +1,39 @@
+"""How Chromium is launched: built from Settings and the sites' media hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..config import ResolveRule, Settings
+
+__all__ = ["BrowserOptions", "browser_options"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserOptions:
+    """How to launch Chromium; see ``browser_options``."""
+
+    executable: str | None
+    args: tuple[str, ...]
+    resolve: tuple[ResolveRule, ...] = ()
+    blocked_hosts: tuple[str, ...] = ()
+    headless: bool = True
+    slow_mo_ms: int = 0
+    user_agent: str | None = None
+    visits_per_page: int = 100
+    pages_per_context: int = 8
+    timeout_s: float = 20.0
+
+
+def browser_options(settings: Settings, *, blocked_hosts: Iterable[str] = ()) -> BrowserOptions:
+    """The launch options ``settings`` ask for; ``blocked_hosts`` (the media CDNs of the
+    sites served) resolve nowhere for the browser, so it never downloads a segment."""
+    return BrowserOptions(
+        executable=settings.chromium, args=settings.chromium_args, resolve=settings.resolve,
+        blocked_hosts=tuple(sorted(set(blocked_hosts))),
+        headless=not settings.headed, slow_mo_ms=settings.slow_mo_ms,
+        user_agent=settings.user_agent, visits_per_page=settings.visits_per_page,
+        pages_per_context=settings.pages_per_context,
+        timeout_s=settings.page_timeout_s,
+    )

@@ -1,0 +1,274 @@
+"""One video, start to finish: render, extract, play-info, comments, files, store.
+
+``process_video`` reads top to bottom like the data flow; each stage is a short
+function. A stage that fails marks what it could not do on the record (segment status,
+``crawl.errors``) instead of dropping it; only a video whose page cannot be rendered or
+read at all is marked failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..api.comments import CommentClient
+from ..api.play_info import parse_play_info
+from ..api.tokens import api_matcher, comment_sign_from_url
+from ..errors import (
+    BrowserError,
+    ExtractionError,
+    MalformedResponse,
+    ScraperError,
+    TokenRejected,
+    VideoUnavailable,
+)
+from ..models import (
+    CardInfo,
+    CommentThread,
+    CrawlInfo,
+    PlayInfo,
+    Snapshot,
+    Video,
+)
+from ..site.extract import Extraction, extract_page
+from .context import VideoContext
+from .media import VideoFiles, fetch_files
+
+__all__ = ["Rendered", "VideoOutcome", "process_video", "render_video"]
+
+log = logging.getLogger(__name__)
+
+_FIELD_POLLS = 4
+_FIELD_POLL_S = 0.1
+
+
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A video page as the browser rendered it, with the API replies it made."""
+
+    url: str
+    fields: dict[str, Any]
+    version: str
+    play: PlayInfo
+    comments_body: str | None
+    cookies: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOutcome:
+    status: str
+    error: str | None = None
+
+
+async def process_video(
+    ctx: VideoContext, card: CardInfo, *, visit_id: str | None = None
+) -> VideoOutcome:
+    """Crawl one video into the store; returns how it went.
+
+    ``visit_id`` names the snapshot (default ``vid:run_id``; monitoring names each visit).
+    """
+    started = datetime.now(UTC)
+    try:
+        rendered = await render_video(ctx, card)
+    except ScraperError as exc:
+        if isinstance(exc, ExtractionError):
+            ctx.stats.note("drift.video", card.url)
+        ctx.stats.note(f"failed.{type(exc).__name__}")
+        log.warning("video %s failed: %s", card.vid, exc)
+        return VideoOutcome("failed", str(exc))
+    errors: list[str] = []
+    thread, files = await asyncio.gather(
+        fetch_comments(ctx, card, rendered, errors),
+        fetch_files(ctx, card, rendered.play, errors, refresh=lambda: refresh_play(ctx, card)),
+    )
+    video = build_video(ctx, card, rendered, thread, files, errors, started)
+    await save(ctx, video, thread, visit_id=visit_id)
+    return VideoOutcome(video.status)
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
+    """Render the video page until its required fields and play-info are in."""
+    profile = ctx.site.profile
+    last: ScraperError | None = None
+    capture = {
+        "ups": api_matcher(profile.hosts["ups"], profile.ups_path, vid=card.vid,
+                           vid_params=("vid",)),
+        "comments": api_matcher(profile.hosts["comments"], profile.comments_path,
+                                vid=card.vid, vid_params=("objectId",),
+                                extra={"currentPage": "1"}),
+    }
+    async with ctx.tabs.tab() as tab:
+        # A page that lacks a required field or a token may be a transient fault of one
+        # response (the site drops the channel link now and then): render it again.
+        for attempt in range(max(1, ctx.settings.render_attempts)):
+            if attempt:
+                ctx.stats.note("retries.page")
+            visit = await tab.visit(card.url, capture=capture)
+            if visit.status == 404:
+                raise VideoUnavailable("video page not found (404)")
+            html, extraction = await _read_fields(ctx, tab.html, visit.url)
+            comments = visit.captured.get("comments")
+            if comments is not None:
+                ctx.signs.offer(comment_sign_from_url(comments.url))
+            ups = visit.captured.get("ups")
+            try:
+                play = _play_info(ctx, ups.body if ups else None)
+            except TokenRejected as exc:
+                last = exc
+                ctx.stats.note("retries.token")
+                await _warm_up(ctx, tab.visit)
+                continue
+            if extraction.missing:
+                last = ExtractionError(
+                    f"{card.url}: required fields missing with selectors {extraction.version}: "
+                    + ", ".join(extraction.missing), missing=extraction.missing)
+                continue
+            ctx.stats.selectors_used(extraction.version, card.url,
+                                     fallback=extraction.fallback)
+            await ctx.evidence.offer(ctx.site.video[0], html, newest=not extraction.fallback,
+                                     complete=True)
+            return Rendered(url=card.url, fields=extraction.values, version=extraction.version,
+                            play=play, comments_body=comments.body if comments else None,
+                            cookies=await tab.cookies())
+    raise last or BrowserError(f"cannot render {card.url}")
+
+
+def _play_info(ctx: VideoContext, body: str | None) -> PlayInfo:
+    if body is None:
+        raise TokenRejected("the player made no play-info request")
+    try:
+        return parse_play_info(body, streams=ctx.settings.streams)
+    except VideoUnavailable as exc:
+        return PlayInfo(stream_type=None, unavailable=str(exc))
+    except MalformedResponse as exc:
+        raise TokenRejected(f"unreadable play-info reply: {exc}") from exc
+
+
+async def _warm_up(ctx: VideoContext, visit: Any) -> None:
+    """Visit catalogue page 1 so the tracker sets the `cna` cookie the API wants."""
+    url = ctx.site.profile.catalogue_url(ctx.settings.category, 1)
+    try:
+        await visit(url)
+    except BrowserError as exc:
+        log.debug("warm-up visit failed: %s", exc)
+
+
+async def _read_fields(ctx: VideoContext, read: Any, url: str) -> tuple[str, Extraction]:
+    """Extract the video fields, polling briefly for late script-rendered nodes."""
+    versions, scheme = ctx.site.video, ctx.site.profile.scheme
+    for _ in range(_FIELD_POLLS):
+        html = await read()
+        extraction = await asyncio.to_thread(extract_page, html, versions,
+                                             base_scheme=scheme, base_url=url)
+        if not extraction.missing:
+            break
+        await asyncio.sleep(_FIELD_POLL_S)
+    return html, extraction
+
+
+async def refresh_play(ctx: VideoContext, card: CardInfo) -> PlayInfo:
+    """Re-render the page for fresh segment URLs (after a 403 on an expired vkey)."""
+    ctx.stats.note("retries.token")
+    return (await render_video(ctx, card)).play
+
+
+# --- comments -------------------------------------------------------------------------
+
+
+async def fetch_comments(
+    ctx: VideoContext, card: CardInfo, rendered: Rendered, errors: list[str]
+) -> CommentThread | None:
+    if ctx.settings.max_comments == 0:
+        return None
+    profile = ctx.site.profile
+    client = CommentClient(ctx.http, url=profile.comments_url,
+                           app=profile.comment_app, page_size=profile.comment_page_size,
+                           referer=card.url)
+    try:
+        return await client.fetch_thread(
+            card.vid, first_page=rendered.comments_body, signer=_signer(ctx, card),
+            max_comments=ctx.settings.max_comments, cookies=rendered.cookies)
+    except ScraperError as exc:
+        ctx.stats.note("comments.failed")
+        errors.append(f"comments: {exc}")
+        return None
+
+
+def _signer(ctx: VideoContext, card: CardInfo) -> Any:
+    calls = 0
+
+    async def signer() -> tuple[str, str]:
+        nonlocal calls
+        calls += 1
+        current = ctx.signs.current()
+        if current is not None and calls > 1:
+            ctx.signs.discard(current)
+            current = None
+        if current is None:
+            await render_video(ctx, card)
+            current = ctx.signs.current()
+        if current is None:
+            raise TokenRejected("the comment script made no signed request")
+        return current.sign, current.time
+
+    return signer
+
+
+# --- the record -----------------------------------------------------------------------
+
+
+def build_video(
+    ctx: VideoContext, card: CardInfo, rendered: Rendered, thread: CommentThread | None,
+    files: VideoFiles, errors: list[str], started: datetime,
+) -> Video:
+    fields, play = rendered.fields, rendered.play
+    errors = errors + files.errors
+    status = "unavailable" if play.unavailable else ("partial" if errors else "ok")
+    return Video(
+        vid=card.vid, url=card.url, title=card.title,
+        subtitle=fields.get("subtitle"),
+        duration_s=card.duration_s if card.duration_s is not None else play.seconds,
+        duration_text=card.duration_text,
+        stat_play=_first(fields.get("stat_play"), card.stat_play),
+        stat_play_text=_first(fields.get("stat_play_text"), card.stat_play_text),
+        stat_cmt=card.stat_cmt,
+        category=fields.get("category"), channel_name=fields.get("channel_name"),
+        channel_link=fields.get("channel_link"), thumb_url=card.thumb_url,
+        thumb_path=files.thumb_path, segments=list(files.segments),
+        file_paths=[s.path for s in files.segments if s.status == "ok" and s.path],
+        stream_type=play.stream_type, unavailable=play.unavailable,
+        comment_num=thread.source_size if thread else None,
+        comment_total=thread.total_size if thread else None,
+        comment_hot=list(thread.hot_ids) if thread else [],
+        status=status,
+        crawl=CrawlInfo(first=started, last=started, errors=errors,
+                        selectors={"video": rendered.version}, run_id=ctx.run.run_id,
+                        worker=ctx.settings.worker_id),
+    )
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+async def save(
+    ctx: VideoContext, video: Video, thread: CommentThread | None, *, visit_id: str | None = None
+) -> None:
+    await ctx.store.save_video(video)
+    if thread is not None and thread.comments:
+        await ctx.store.save_comments(thread.comments)
+        ctx.stats.note("comments.stored", n=len(thread.comments))
+    snap = Snapshot(vid=video.vid, ts=video.crawl.last, stat_play=video.stat_play,
+                    stat_play_text=video.stat_play_text, stat_cmt=video.stat_cmt,
+                    comment_total=video.comment_total, run_id=ctx.run.run_id,
+                    worker=ctx.settings.worker_id)
+    await ctx.store.add_snapshot(snap, visit_id=visit_id or f"{video.vid}:{ctx.run.run_id}")
+

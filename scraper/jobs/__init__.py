@@ -1,0 +1,1 @@
+"""Who crawls what and when: run, monitor, worker, leases, tiers, status."""

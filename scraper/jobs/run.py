@@ -1,0 +1,267 @@
+"""The main flow of ``scrape run``, top to bottom.
+
+1. ``run_crawl`` opens the store, the HTTP client and Chromium, and starts or resumes
+   the run for (site, category): an unfinished run's frontier is picked up where it
+   stopped; a finished one is followed by a new run.
+2. ``crawl_catalogue`` renders catalogue pages, following 下一页, and adds one frontier
+   item per new video (in catalogue order) plus the next catalogue page.
+3. ``video_worker`` tasks claim video items and hand each to ``video.process_video``
+   (render, extract, play-info, comments, files, store), overlapping browser work
+   with downloads and store writes.
+4. The run record gets its counters; the caller prints the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..config import Settings
+from ..crawl.catalogue import read_catalogue_page
+from ..crawl.context import VideoContext
+from ..crawl.media import prepare_media_dir
+from ..crawl.resources import open_resources
+from ..crawl.video import process_video
+from ..errors import ScraperError, SiteUnreachable, first_error
+from ..models import CardInfo, FrontierItem, RunRecord
+from ..progress import Reporter, Stats
+from ..site.load import Site, load_site
+from ..store.base import Store
+from .outcome import Outcome, utc_now
+
+__all__ = ["CrawlOutcome", "run_crawl"]
+
+log = logging.getLogger(__name__)
+
+_CLAIM_IDLE_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlOutcome:
+    run: RunRecord
+    stats: Stats
+    elapsed_s: float
+    store: str
+    media_dir: str | None
+
+
+async def run_crawl(
+    settings: Settings, *, reporter: Reporter | None = None, store: Store | None = None
+) -> CrawlOutcome:
+    """Crawl one category into the store; resumes an unfinished run of the same job.
+
+    ``store`` replaces ``settings.store`` with an already built store (tests pass a
+    MongoStore on an in-memory MongoDB client through it).
+    """
+    site = load_site(settings)
+    # Refuse a bad media directory before Chromium starts.
+    media = None if settings.no_media else prepare_media_dir(settings.media_dir)
+    stats = reporter.stats if reporter else Stats()
+    started = time.monotonic()
+    async with open_resources(settings, store=store, stats=stats,
+                              blocked_hosts=site.profile.media_hosts) as session:
+        run = await begin_run(session.store, site, settings)
+        ctx = session.context(run, settings, site=site, media_dir=media)
+        status = "failed"
+        try:
+            await crawl_job(ctx, reporter)
+            status = "finished"
+        except asyncio.CancelledError:
+            status = "interrupted"
+            raise
+        finally:
+            await asyncio.shield(end_run(session.store, run, stats, status))
+    return CrawlOutcome(run=run, stats=stats, elapsed_s=time.monotonic() - started,
+                        store=session.store.description,
+                        media_dir=str(ctx.media_dir) if ctx.media_dir else None)
+
+
+# --- the run record and its frontier ------------------------------------------------
+
+
+def job_key(site: Site, settings: Settings) -> str:
+    return f"{site.profile.name}:{site.category.slug}"
+
+
+async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
+    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1."""
+    job = job_key(site, settings)
+    latest = await store.latest_run(job)
+    now = datetime.now(UTC)
+    if latest is not None and latest.status in ("running", "interrupted"):
+        log.info("resuming run %s of %s", latest.run_id, job)
+        await store.frontier_release_claimed(latest.run_id)
+        await store.frontier_retry_failed(latest.run_id)
+        run = latest.model_copy(update={"status": "running"})
+        await store.update_run(run)
+        return run
+    run = RunRecord(run_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", job=job,
+                    site=site.profile.name, category=settings.category, started=now,
+                    options=_run_options(settings))
+    await store.start_run(run)
+    await store.frontier_add([catalogue_item(run, page=1,
+                                             url=site.profile.catalogue_url(settings.category, 1))])
+    return run
+
+
+def _run_options(settings: Settings) -> dict[str, object]:
+    return {"pages": settings.pages, "max_videos": settings.max_videos,
+            "no_media": settings.no_media, "max_comments": settings.max_comments}
+
+
+async def end_run(store: Store, run: RunRecord, stats: Stats, status: str) -> None:
+    final = run.model_copy(update={
+        "status": status, "counters": dict(stats),
+        "finished": datetime.now(UTC) if status == "finished" else None,
+    })
+    with contextlib.suppress(ScraperError):
+        await store.update_run(final)
+
+
+def catalogue_item(run: RunRecord, *, page: int, url: str) -> FrontierItem:
+    return FrontierItem(id=f"{run.run_id}:catalogue:{page}", job=run.run_id, kind="catalogue",
+                        key=str(page), payload={"page": page, "url": url}, priority=10)
+
+
+def video_item(run: RunRecord, card: CardInfo, order: int) -> FrontierItem:
+    return FrontierItem(id=f"{run.run_id}:video:{card.vid}", job=run.run_id, kind="video",
+                        key=card.vid, payload={"card": card.model_dump(), "order": order})
+
+
+# --- the job: catalogue producer and video workers ----------------------------------
+
+
+async def crawl_job(ctx: VideoContext, reporter: Reporter | None) -> None:
+    catalogue_done = asyncio.Event()
+    with reporter.running() if reporter else contextlib.nullcontext():
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(_catalogue_then_signal(ctx, catalogue_done, reporter))
+                for _ in range(max(1, ctx.settings.concurrency * 2)):
+                    tg.create_task(video_worker(ctx, catalogue_done, reporter))
+        except BaseExceptionGroup as group:
+            # Surface the first of our errors as itself, so the CLI can word it in one line.
+            raise first_error(group) from None
+
+
+
+async def _catalogue_then_signal(
+    ctx: VideoContext, done: asyncio.Event, reporter: Reporter | None
+) -> None:
+    try:
+        await crawl_catalogue(ctx, reporter)
+    finally:
+        done.set()
+
+
+async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
+    """Render catalogue pages one after another, feeding the frontier."""
+    counts = await ctx.store.frontier_counts(ctx.run.run_id, kind="video")
+    queued = sum(counts.values())
+    async for item in claimed(ctx, "catalogue", stop_when_empty=True):
+        page = int(item.payload["page"])
+        try:
+            cards, next_url = await read_catalogue_page(ctx, item.payload["url"], page=page)
+        except ScraperError as exc:
+            await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
+            if page == 1 and queued == 0:
+                raise SiteUnreachable(f"cannot load the catalogue: {exc}") from exc
+            ctx.stats.note("failed.catalogue page", item.payload["url"])
+            continue
+        queued = await enqueue_cards(ctx, cards, queued)
+        more = ctx.settings.pages is None or page < ctx.settings.pages
+        limit = ctx.settings.max_videos
+        if next_url and more and (limit is None or queued < limit):
+            await ctx.store.frontier_add([catalogue_item(ctx.run, page=page + 1, url=next_url)])
+        await ctx.store.frontier_finish(item.id, state="done")
+        ctx.stats.note("catalogue.pages")
+        if reporter:
+            reporter.total = queued if not next_url or not more else None
+            reporter.update()
+
+
+async def enqueue_cards(ctx: VideoContext, cards: list[CardInfo], queued: int) -> int:
+    limit = ctx.settings.max_videos
+    if limit is not None:
+        cards = cards[: max(0, limit - queued)]
+    items = [video_item(ctx.run, card, queued + i) for i, card in enumerate(cards)]
+    added = await ctx.store.frontier_add(items) if items else 0
+    if added < len(items):
+        ctx.stats.note("catalogue.duplicates", n=len(items) - added)
+    return queued + added
+
+
+
+async def video_worker(
+    ctx: VideoContext, catalogue_done: asyncio.Event, reporter: Reporter | None
+) -> None:
+    async for item in claimed(ctx, "video", until=catalogue_done):
+        try:
+            outcome = await process_video(ctx, CardInfo(**item.payload["card"]))
+        except BaseException:
+            await asyncio.shield(ctx.store.frontier_release(item.id))
+            raise
+        ctx.stats.note(f"videos.{outcome.status}")
+        await ctx.store.frontier_finish(
+            item.id, state="failed" if outcome.status == "failed" else "done",
+            error=outcome.error)
+        if reporter:
+            reporter.update()
+
+
+async def claimed(
+    ctx: VideoContext, kind: str, *, stop_when_empty: bool = False,
+    until: asyncio.Event | None = None,
+) -> AsyncIterator[FrontierItem]:
+    """Claim items of one kind until none is left (and, with ``until``, it is set)."""
+    while True:
+        finished = until.is_set() if until is not None else stop_when_empty
+        items = await ctx.store.frontier_claim(
+            ctx.run.run_id, worker=ctx.settings.worker_id, lease_s=ctx.settings.lease_s,
+            kind=kind)
+        if items:
+            for item in items:
+                yield item
+        elif finished:
+            return
+        else:
+            await asyncio.sleep(_CLAIM_IDLE_S)
+
+
+# --- --enqueue-only: the catalogue now, the videos by workers ---------------------------
+
+async def enqueue_run(settings: Settings, *, store: Store | None = None) -> Outcome:
+    """`scrape run --enqueue-only`: read the catalogue into the run's frontier and leave
+    the videos to workers (the run stays ``running`` until they are done)."""
+    started, site = time.monotonic(), load_site(settings)
+    async with open_resources(
+            settings, store=store, blocked_hosts=site.profile.media_hosts) as session:
+        run = await begin_run(session.store, site, settings)
+        ctx = session.context(run, settings, site=site)
+        try:
+            await crawl_catalogue(ctx, None)
+        except BaseException:
+            await asyncio.shield(end_run(session.store, run, session.stats, "failed"))
+            raise
+        await finish_run_if_drained(session.store, run)
+        counts = await session.store.frontier_counts(run.run_id, kind="video")
+        detail = f"run {run.run_id}: {counts['pending']} videos queued for workers"
+        return Outcome(session.stats, time.monotonic() - started, session.store.description,
+                       detail)
+
+async def finish_run_if_drained(store: Store, run: RunRecord) -> bool:
+    """Mark the run finished once no item of its frontier is pending or claimed."""
+    counts = await store.frontier_counts(run.run_id)
+    if counts["pending"] or counts["claimed"]:
+        return False
+    videos = await store.frontier_counts(run.run_id, kind="video")
+    await store.update_run(run.model_copy(update={
+        "status": "finished", "finished": utc_now(),
+        "counters": {"videos.done": videos["done"], "videos.failed": videos["failed"]}}))
+    return True

@@ -1,0 +1,93 @@
+"""What is scheduled and how it went: `scrape status` and the monitor's idle log line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ..models import MonitorJob, ScheduleEntry
+from ..store.base import Store
+from ..store.documents import from_doc
+from .tiers import format_duration, tier_named
+
+__all__ = ["job_entries", "next_due_line", "status_lines"]
+
+
+async def next_due_line(store: Store, job: str, now: datetime) -> str:
+    entries = await job_entries(store, job)
+    videos = [e for e in entries if e.kind == "video"]
+    if not videos:
+        return "no videos scheduled yet"
+    first = min(videos, key=lambda e: e.due)
+    soon = sum(e.due <= now + timedelta(hours=1) for e in videos)
+    return (f"next: {first.key} ({first.tier}) {_when(first.due, now)}; {soon} of "
+            f"{len(videos)} videos due within the hour")
+
+
+async def status_lines(store: Store, now: datetime) -> list[str]:
+    """Per monitor job and tier: videos, next due, failures of the last visit; then the
+    runs whose frontier workers are still working through."""
+    lines: list[str] = []
+    for doc in await store.find_docs("monitors", {}):
+        job = from_doc(MonitorJob, doc)
+        lines += _job_lines(job, await job_entries(store, job.job), now)
+    for doc in await store.find_docs("runs", {"status": "running"}):
+        counts = await store.frontier_counts(doc["_id"], kind="video")
+        lines.append(f"run {doc['_id']} ({doc['job']}): running; videos " + ", ".join(
+            f"{counts[state]} {state}" for state in ("pending", "claimed", "done", "failed")))
+    return lines or [f"nothing scheduled in {store.description}"]
+
+
+def _job_lines(job: MonitorJob, entries: list[ScheduleEntry], now: datetime) -> list[str]:
+    until = f"until {_clock(job.until)}" if job.until else "no end set"
+    state = "ended" if job.until is not None and job.until <= now else "active"
+    lines = [f"monitor {job.category} ({job.site}), since {_clock(job.started)}, {until}: "
+             f"{state}"]
+    for entry in entries:
+        if entry.kind == "catalogue":
+            lines.append(f"  catalogue: next read {_when(entry.due, now)}; last read "
+                         + (f"failed: {_short(entry.last_error)}" if entry.last_error else
+                            "ok" if entry.last_visit else "not yet"))
+    by_tier: dict[str, list[ScheduleEntry]] = {}
+    for entry in entries:
+        if entry.kind == "video":
+            by_tier.setdefault(entry.tier, []).append(entry)
+    names = [t.name for t in job.tiers] + sorted(set(by_tier) - {t.name for t in job.tiers})
+    lines.append(f"  {'tier':<8} {'every':>6} {'videos':>6}  {'next due':<28} failed")
+    for name in names:
+        tier, group = tier_named(job.tiers, name), by_tier.get(name, [])
+        every = format_duration(tier.interval_s) if tier.name == name else "?"
+        nxt = _when(min(e.due for e in group), now) if group else "-"
+        failed = [e for e in group if e.last_error]
+        why = f" (e.g. {failed[0].key}: {_short(failed[0].last_error)})" if failed else ""
+        lines.append(f"  {name:<8} {every:>6} {len(group):>6}  {nxt:<28} {len(failed)}{why}")
+    busy = sum(entry.state == "claimed" for entry in entries)
+    if busy:
+        lines.append(f"  being visited now: {busy}")
+    return lines
+
+
+async def job_entries(store: Store, job: str) -> list[ScheduleEntry]:
+    docs = await store.find_docs("schedule", {"job": job})
+    return [from_doc(ScheduleEntry, doc) for doc in docs]
+
+
+
+
+def _clock(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _when(due: datetime, now: datetime) -> str:
+    late = (now - due).total_seconds()
+    if late >= 0:
+        return f"now (due {_rounded(late)} ago)" if late >= 1 else "now"
+    return f"in {_rounded(-late)} ({due.astimezone(UTC):%H:%M} UTC)"
+
+
+def _rounded(seconds: float) -> str:
+    return format_duration(seconds if seconds < 60 else round(seconds / 60) * 60)
+
+
+def _short(text: str | None, limit: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,1 @@
+"""Our HTTP: one aiohttp session with --resolve, and resumable downloads."""

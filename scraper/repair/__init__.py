@@ -1,0 +1,1 @@
+"""Selector repair: fingerprints from good runs, relocation, refresh-selectors."""

@@ -1,0 +1,1 @@
+"""What the site is and how its pages read: profiles, selector files, extraction. Pure."""

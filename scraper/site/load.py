@@ -1,0 +1,32 @@
+"""A site as one crawl sees it: its profile, the chosen category and selector versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import Settings
+from .profile import Category, SiteProfile, load_profile
+from .selector_files import SelectorSet, load_selectors
+
+__all__ = ["Site", "load_site"]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    profile: SiteProfile
+    category: Category
+    catalogue: tuple[SelectorSet, ...]
+    pager: tuple[SelectorSet, ...]
+    video: tuple[SelectorSet, ...]
+
+
+def load_site(settings: Settings) -> Site:
+    """Load and validate the profile and every selector file the crawl will use."""
+    profile = load_profile(settings.site, selectors_dir=settings.selectors_dir)
+    return Site(
+        profile=profile,
+        category=profile.category(settings.category),
+        catalogue=load_selectors(profile, "catalogue"),
+        pager=load_selectors(profile, "pager"),
+        video=load_selectors(profile, "video"),
+    )

@@ -1,0 +1,1 @@
+"""The Store protocol, MongoDB (the only motor importer), the embedded store, export."""

@@ -1,0 +1,130 @@
+"""The ``Store`` protocol: what a crawl may ask of wherever it keeps what it finds.
+
+Two implementations: ``MongoStore`` (``store.py``) and ``DirStore`` (``dirstore.py``);
+``store.open_store`` picks one from the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
+
+from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from .documents import Doc, DocId
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """Where a crawl keeps what it finds. Use it as ``async with open_store(...) as store``.
+
+    Datetimes are timezone-aware UTC going in and coming out, at millisecond precision
+    (MongoDB's). Every failure is a ``StoreError``.
+    """
+
+    kind: str  # "mongodb" | "dir"
+    description: str  # where the data lives, for messages; never a password
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def save_video(self, video: Video) -> None:
+        """Upsert; static fields and ``crawl.first`` stay as the first crawl left them."""
+
+    async def save_comments(self, comments: Sequence[Comment]) -> None:
+        """Upsert top-level comments (replies nested); a re-crawl replaces each document."""
+
+    async def add_snapshot(self, snap: Snapshot, *, visit_id: str | None = None) -> None:
+        """Upsert under ``visit_id`` (default ``vid:run_id``), so a redone visit is one."""
+
+    async def get_video(self, vid: str) -> Video | None: ...
+
+    async def start_run(self, run: RunRecord) -> None: ...
+
+    async def update_run(self, run: RunRecord) -> None: ...
+
+    async def latest_run(self, job: str) -> RunRecord | None:
+        """The run of ``job`` that started last."""
+
+    async def frontier_add(self, items: Sequence[FrontierItem]) -> int:
+        """Insert the items not yet known (known ones keep their state); returns how many."""
+
+    async def frontier_claim(
+        self, job: str, *, worker: str, lease_s: float, kind: str | None = None, limit: int = 1
+    ) -> list[FrontierItem]:
+        """Atomically take up to ``limit`` pending (or lease-expired) items.
+
+        Highest priority first, then insertion order; each taken item's ``attempts``
+        counts one more claim.
+        """
+
+    async def frontier_finish(
+        self, item_id: str, *, state: Literal["done", "failed"], error: str | None = None
+    ) -> None: ...
+
+    async def frontier_release(self, item_id: str) -> None:
+        """Put a claimed item back to pending (its ``attempts`` is kept)."""
+
+    async def frontier_release_claimed(self, job: str) -> int:
+        """Every claimed item of ``job`` back to pending (resuming after a crash)."""
+
+    async def frontier_counts(self, job: str, *, kind: str | None = None) -> dict[str, int]:
+        """Items of ``job`` (of one ``kind``) by state, every state present (zeros included)."""
+
+    async def frontier_retry_failed(self, job: str) -> int:
+        """Failed items of ``job`` back to pending with ``attempts`` 0; returns how many."""
+
+    async def frontier_renew(self, item_id: str, *, worker: str, lease_s: float) -> bool:
+        """Extend ``worker``'s lease on a claimed item; False if the claim is no longer its."""
+
+    async def schedule_add(self, entries: Sequence[ScheduleEntry]) -> int:
+        """Insert unknown entries; known ones keep their schedule and take the new ``card``.
+
+        Returns how many were new.
+        """
+
+    async def schedule_claim(
+        self, job: str, *, due_by: datetime, worker: str, lease_s: float, limit: int = 1
+    ) -> list[ScheduleEntry]:
+        """Atomically take up to ``limit`` entries of ``job`` due at ``due_by``, most overdue
+        first: pending ones, or claimed ones whose lease lapsed (by the wall clock)."""
+
+    async def schedule_renew(self, entry_id: str, *, worker: str, lease_s: float) -> bool:
+        """Extend ``worker``'s lease on an entry; False if the claim is no longer its."""
+
+    async def schedule_finish(
+        self, entry_id: str, *, worker: str, due: datetime, changes: Mapping[str, Any]
+    ) -> bool:
+        """End the visit ``due`` that ``worker`` holds: apply ``changes`` (the next ``due``,
+        tier, observations…), free the entry, count the visit. False (and nothing written)
+        if another worker took the entry over or already finished that visit."""
+
+    async def schedule_release(self, entry_id: str, *, worker: str) -> None:
+        """Give back an entry ``worker`` holds, unvisited (its ``due`` is kept)."""
+
+    async def schedule_move(
+        self, entry_id: str, *, was: datetime, due: datetime, tier: str
+    ) -> bool:
+        """Move a pending entry's visit from ``was`` to ``due`` in ``tier`` (tiers were
+        redefined); False if it was claimed or rescheduled meanwhile."""
+
+    def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
+        """Every document of a collection as a plain dict (with ``_id``), by ``_id``."""
+
+    async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
+        """Documents whose fields (dotted paths allowed) equal ``filter_eq``'s values."""
+
+    async def save_doc(self, collection: str, doc_id: DocId, doc: Mapping[str, Any]) -> None:
+        """Insert or replace one document of any collection."""
+
+    async def get_doc(self, collection: str, doc_id: DocId) -> Doc | None: ...
+
+    async def find_docs(self, collection: str, filter_eq: Mapping[str, Any]) -> list[Doc]: ...

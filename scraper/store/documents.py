@@ -1,0 +1,260 @@
+"""The documents both stores write, and the update language they share.
+
+Both stores speak MongoDB's update language: the builders here (``video_update``,
+``claim_update``, ...) say once what a write means; ``MongoStore`` (``store.py``) sends
+them to the server and ``DirStore`` (``dirstore.py``) applies them with ``apply_update``
+(``$set``, ``$setOnInsert``, ``$inc``) and ``matches`` (equality, ``$lt``, ``$lte``,
+``$or``): only what the builders use. So the merge rules (static video fields kept from
+the first crawl, frontier leases) are written once.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel
+
+from ..models import (
+    DYNAMIC_VIDEO_FIELDS,
+    STATIC_VIDEO_FIELDS,
+    Comment,
+    FrontierItem,
+    RunRecord,
+    ScheduleEntry,
+    Snapshot,
+    Video,
+)
+
+__all__ = [
+    "CLAIM_SORT",
+    "FRONTIER_STATES",
+    "RELEASE_UPDATE",
+    "RETRY_UPDATE",
+    "SCHEDULE_SORT",
+    "SEQ",
+    "Doc",
+    "DocId",
+    "Update",
+    "apply_update",
+    "check_collection",
+    "claim_query",
+    "claim_update",
+    "comment_doc",
+    "finish_update",
+    "from_doc",
+    "frontier_insert",
+    "held_query",
+    "job_query",
+    "keyed",
+    "matches",
+    "move_update",
+    "next_seq",
+    "renew_update",
+    "run_doc",
+    "schedule_claim_query",
+    "schedule_finish_update",
+    "schedule_insert",
+    "snapshot_doc",
+    "utc_now",
+    "video_update",
+]
+
+DocId = str | int
+Doc = dict[str, Any]
+Update = dict[str, dict[str, Any]]
+_M = TypeVar("_M", bound=BaseModel)
+
+FRONTIER_STATES: tuple[str, ...] = get_args(FrontierItem.model_fields["state"].annotation)
+SEQ = "seq"  # storage-only field of frontier documents: insertion order, claim tie-breaker
+CLAIM_SORT: list[tuple[str, int]] = [("priority", -1), (SEQ, 1)]
+SCHEDULE_SORT: list[tuple[str, int]] = [("due", 1), ("_id", 1)]  # the most overdue first
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+
+
+# --- documents and updates, shared by both stores ------------------------------------------
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def video_update(video: Video) -> Update:
+    """Static fields and ``crawl.first`` on insert only; the rest follows the latest visit."""
+    doc = video.model_dump()
+    crawl = doc.pop("crawl")
+    on_insert = {name: doc[name] for name in sorted(STATIC_VIDEO_FIELDS)}
+    on_insert |= {"vid": video.vid, "crawl.first": crawl.pop("first")}
+    latest = {name: doc[name] for name in sorted(DYNAMIC_VIDEO_FIELDS)}
+    latest |= {f"crawl.{name}": value for name, value in crawl.items()}
+    return {"$setOnInsert": on_insert, "$set": latest}
+
+
+def comment_doc(comment: Comment) -> Doc:
+    return {"_id": comment.id, **comment.model_dump()}
+
+
+def snapshot_doc(snap: Snapshot, visit_id: str | None) -> Doc:
+    return {"_id": visit_id or f"{snap.vid}:{snap.run_id}", **snap.model_dump()}
+
+
+def run_doc(run: RunRecord) -> Doc:
+    return {"_id": run.run_id, **run.model_dump()}
+
+
+def keyed(doc_id: DocId, doc: Mapping[str, Any]) -> Doc:
+    """``doc`` with ``_id`` first."""
+    return {"_id": doc_id, **{k: v for k, v in doc.items() if k != "_id"}}
+
+
+def frontier_insert(item: FrontierItem) -> Update:
+    return {"$setOnInsert": {**item.model_dump(), SEQ: next_seq()}}
+
+
+def claim_query(job: str, kind: str | None, now: datetime) -> Doc:
+    query: Doc = {
+        "job": job,
+        "$or": [{"state": "pending"}, {"state": "claimed", "lease_until": {"$lt": now}}],
+    }
+    if kind is not None:
+        query["kind"] = kind
+    return query
+
+
+def claim_update(worker: str, lease_s: float, now: datetime) -> Update:
+    lease_until = now + timedelta(seconds=lease_s)
+    return {
+        "$set": {"state": "claimed", "worker": worker, "lease_until": lease_until},
+        "$inc": {"attempts": 1},
+    }
+
+
+def finish_update(state: Literal["done", "failed"], error: str | None) -> Update:
+    return {"$set": {"state": state, "error": error, "lease_until": None}}
+
+
+RELEASE_UPDATE: Update = {"$set": {"state": "pending", "worker": None, "lease_until": None}}
+RETRY_UPDATE: Update = {
+    "$set": {"state": "pending", "error": None, "worker": None, "lease_until": None, "attempts": 0}
+}
+
+
+def held_query(doc_id: str, worker: str, **fields: Any) -> Doc:
+    """The claimed document ``doc_id``, if ``worker`` still holds it (and ``fields`` match)."""
+    return {"_id": doc_id, "state": "claimed", "worker": worker, **fields}
+
+
+def renew_update(lease_s: float, now: datetime) -> Update:
+    return {"$set": {"lease_until": now + timedelta(seconds=lease_s)}}
+
+
+def schedule_insert(entry: ScheduleEntry) -> Update:
+    """A new entry as given; a known one keeps its schedule and takes the newer card."""
+    doc = entry.model_dump()
+    return {"$setOnInsert": {k: v for k, v in doc.items() if k != "card"},
+            "$set": {"card": doc["card"]}}
+
+
+def schedule_claim_query(job: str, *, due_by: datetime, now: datetime) -> Doc:
+    return {
+        "job": job,
+        "due": {"$lte": due_by},
+        "$or": [{"state": "pending"}, {"state": "claimed", "lease_until": {"$lt": now}}],
+    }
+
+
+def schedule_finish_update(changes: Mapping[str, Any]) -> Update:
+    """The visit is over: the entry takes its next ``due`` (in ``changes``) and is free."""
+    free = {"state": "pending", "worker": None, "lease_until": None, "attempts": 0}
+    return {"$set": {**changes, **free}, "$inc": {"visits": 1}}
+
+
+def move_update(due: datetime, tier: str) -> Update:
+    return {"$set": {"due": due, "tier": tier}}
+
+
+def job_query(job: str, *, kind: str | None = None, state: str | None = None) -> Doc:
+    optional = {"kind": kind, "state": state}
+    return {"job": job} | {key: value for key, value in optional.items() if value is not None}
+
+
+def from_doc(model: type[_M], doc: Mapping[str, Any]) -> _M:
+    """Validate a stored document, leaving out storage-only keys (``_id``, ``seq``)."""
+    return model.model_validate({k: v for k, v in doc.items() if k in model.model_fields})
+
+
+def check_collection(name: str) -> str:
+    if not _COLLECTION_NAME.fullmatch(name):
+        raise ValueError(f"bad collection name {name!r}")
+    return name
+
+
+_last_seq = 0
+
+
+def next_seq() -> int:
+    """Nanoseconds since the epoch, strictly increasing within this process."""
+    global _last_seq
+    _last_seq = max(time.time_ns(), _last_seq + 1)
+    return _last_seq
+
+
+# --- the update language, applied to dicts -------------------------------------------------
+
+_MISSING: Any = object()
+
+
+def _get(doc: Mapping[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _put(doc: Doc, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc.setdefault(part, {})
+    doc[last] = value
+
+
+def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
+    """The document after ``update`` (an upsert when ``doc`` is None); ``doc`` is untouched."""
+    new = {"_id": doc_id} if doc is None else copy.deepcopy(doc)
+    for op, fields in update.items():
+        if op == "$setOnInsert" and doc is not None:
+            continue
+        if op not in ("$set", "$setOnInsert", "$inc"):
+            raise ValueError(f"unsupported update operator {op}")
+        for path, value in fields.items():
+            if op == "$inc":
+                current = _get(new, path)
+                value = (0 if current is _MISSING else current) + value
+            _put(new, path, copy.deepcopy(value))
+    return new
+
+
+def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    """MongoDB's answer for ``doc`` against a query of equalities, ``$lt``, ``$lte``, ``$or``."""
+    for key, cond in query.items():
+        if key == "$or":
+            if not any(matches(doc, branch) for branch in cond):
+                return False
+        elif isinstance(cond, Mapping) and cond and set(cond) <= {"$lt", "$lte"}:
+            value = _get(doc, key)
+            if value is _MISSING or value is None:
+                return False
+            if ("$lt" in cond and not value < cond["$lt"]) or (
+                    "$lte" in cond and not value <= cond["$lte"]):
+                return False
+        else:
+            value = _get(doc, key)
+            if (None if value is _MISSING else value) != cond:
+                return False
+    return True
