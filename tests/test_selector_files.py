@@ -318,6 +318,9 @@ def test_write_version(tmp_path: Path) -> None:
     assert v2.fields["category"] == v1.fields["category"]
     with path.open("rb") as fh:
         assert tomllib.load(fh)["meta"]["created"] == date(2026, 12, 1)
+    # XPaths stay readable: literal strings, no escaped quotes.
+    assert """xpath = '//h1[@id = $id]/@data-title'""" in path.read_text(encoding="utf-8")
+    assert '\\"' not in path.read_text(encoding="utf-8")
 
 
 def test_write_version_refuses_overwrite(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 import parsel  # noqa: F401  (importing parsel registers has-class() for lxml XPath)
-import tomli_w
+import tomlkit
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from ..errors import SelectorFileError
@@ -288,6 +288,33 @@ def native_xpath(xpath: str) -> str:
 # --- new versions ----------------------------------------------------------------------
 
 
+def render_version(doc: Mapping[str, Any]) -> str:
+    """A selector file as a person would write it: XPaths and regexes as literal strings
+    (no escaped quotes or backslashes) and a note that the file is never edited."""
+    out = tomlkit.document()
+    out.add(tomlkit.comment(f"{doc['meta']['page'].capitalize()} page selectors, written by "
+                            "refresh-selectors. Released: never edit; add a new version."))
+    out.add("meta", _toml_table(doc["meta"]))
+    fields = tomlkit.table(is_super_table=True)
+    for name, spec in doc["fields"].items():
+        fields.add(name, _toml_table(spec))
+    out.add("fields", fields)
+    return tomlkit.dumps(out)
+
+
+def _toml_table(values: Mapping[str, Any]) -> Any:
+    table = tomlkit.table()
+    for key, value in values.items():
+        table.add(key, _toml_value(value))
+    return table
+
+
+def _toml_value(value: Any) -> Any:
+    if isinstance(value, str) and "'" not in value and "\n" not in value:
+        return tomlkit.string(value, literal=True)
+    return value
+
+
 def next_version_path(page_dir: Path) -> Path:
     """The path the next version of a page's selectors would take (``v<max+1>.toml``)."""
     versions = [int(m[1]) for p in page_dir.glob("v*.toml") if (m := _VERSION_FILE.match(p.name))]
@@ -319,8 +346,8 @@ def write_version(base: SelectorSet, *, reason: str,
     if derived and not (page_dir / f"v{derived}.toml").is_file():
         raise field_error(path, "meta 'derived_from'", f"no version {derived} here")
     try:
-        with path.open("xb") as fh:
-            tomli_w.dump(doc, fh)
+        with path.open("x", encoding="utf-8") as fh:
+            fh.write(render_version(doc))
     except FileExistsError:
         raise field_error(path, "write",
                           "file exists; a released version is never edited") from None
