@@ -22,6 +22,7 @@ from typing import Any
 import parsel
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
+from ..site.extract import string_value
 from ..site.selector_files import FieldSpec, compile_xpath
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "to_json",
 ]
 
-STRING_VALUE = etree.XPath("string()")
 _SOURCE = re.compile(r"^(?:(?P<loc>.+?)/)?@(?P<attr>[A-Za-z_][\w:.-]*)$")
 # Attributes whose value names a role rather than carrying data; href/src/alt/style change
 # with the data or the theme and would make brittle anchors.
@@ -163,7 +163,7 @@ def _attrs(el: Any) -> dict[str, str]:
 def _label(el: Any, source: str) -> str:
     """A constant text beside the value: the element's text when the value is an attribute,
     else its title."""
-    text = " ".join(str(STRING_VALUE(el)).split()) if source != "text" else (
+    text = " ".join(string_value(el).split()) if source != "text" else (
         el.get("title") or el.get("aria-label") or "")
     return text.strip() if label_like(text) else ""
 
@@ -196,7 +196,7 @@ def split_source(xpath: str) -> tuple[str, str]:
 def read_source(el: Any, source: str) -> str | None:
     """The raw string a field reads from ``el``: its string value or one attribute."""
     if source == "text":
-        return str(STRING_VALUE(el))
+        return string_value(el)
     value = el.get(source[1:])
     return None if value is None else str(value)
 
@@ -347,7 +347,7 @@ def _predicates(el: Any, *, presence: bool, label: bool) -> list[tuple[str, floa
             preds.append((f"[@{name}={lit}]", 1.0))
         elif presence:
             preds.append((f"[@{name}]", 0.93))
-    text = " ".join(str(STRING_VALUE(el)).split())
+    text = " ".join(string_value(el).split())
     if label and label_like(text) and (lit := literal(text)):
         preds.append((f"[normalize-space()={lit}]", 0.97))
     return preds

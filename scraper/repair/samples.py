@@ -18,8 +18,9 @@ import parsel
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from ..site.convert import Converter, converter
+from ..site.extract import xpath_strings
 from ..site.selector_files import FieldSpec, compile_xpath
-from .fingerprint import STRING_VALUE, read_source, searchable
+from .fingerprint import read_source, searchable
 
 __all__ = [
     "ABSENT",
@@ -149,14 +150,7 @@ class Run:
 
     def strings(self, xpath: str, ctx: Any, variables: Mapping[str, Any]) -> list[str]:
         """What the extractor reads: elements as their string value, attributes as text."""
-        result = self.compiled(xpath)(ctx, **variables)
-        if isinstance(result, list):
-            return [r if isinstance(r, str) else str(STRING_VALUE(r)) for r in result]
-        if isinstance(result, bool):
-            return ["true"] if result else []
-        if isinstance(result, float):
-            return [str(int(result)) if result.is_integer() else str(result)]
-        return [result] if result else []
+        return xpath_strings(self.compiled(xpath)(ctx, **variables))
 
     def read(self, loc: str, source: str, ctx: Any) -> list[tuple[Any, str]]:
         """``(element, raw)`` for each element ``loc`` selects that has ``source``."""

@@ -22,9 +22,21 @@ from ..errors import ExtractionError
 from .convert import Converter, converter
 from .selector_files import FieldSpec, SelectorSet
 
-__all__ = ["Extraction", "ItemsExtraction", "extract_items", "extract_page"]
+__all__ = [
+    "Extraction",
+    "ItemsExtraction",
+    "extract_items",
+    "extract_page",
+    "string_value",
+    "xpath_strings",
+]
 
 _STRING_VALUE = etree.XPath("string()")
+
+
+def string_value(node: Any) -> str:
+    """An element's XPath string value: all its text, descendants included."""
+    return str(_STRING_VALUE(node))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +142,7 @@ def _fields(node: Any, fields: Mapping[str, FieldSpec],
     for name, spec in fields.items():
         texts = found.get(spec.key)
         if texts is None:
-            texts = found[spec.key] = _strings(spec.compiled(node, **spec.vars))
+            texts = found[spec.key] = xpath_strings(spec.compiled(node, **spec.vars))
         value = _field(texts, spec, convs)
         if value is None or value == []:
             if spec.required:
@@ -153,10 +165,11 @@ def _field(texts: list[str], spec: FieldSpec, convs: _Converters) -> Any:
     return convert(texts[0]) if texts else None
 
 
-def _strings(result: Any) -> list[str]:
-    """XPath results as strings: element -> its text (XPath string()), attribute -> value."""
+def xpath_strings(result: Any) -> list[str]:
+    """XPath results as strings: element -> its text (XPath string()), attribute -> value.
+    The one reading of a field's result; selector repair checks candidates through it."""
     if isinstance(result, list):
-        return [r if isinstance(r, str) else _STRING_VALUE(r) for r in result]
+        return [r if isinstance(r, str) else string_value(r) for r in result]
     if isinstance(result, bool):
         return ["true"] if result else []
     if isinstance(result, float):
