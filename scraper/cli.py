@@ -145,7 +145,7 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
 
     settings = config.Settings(
         site=site, selectors_dir=selectors_dir, headed=True,
-        chromium=config.find_chromium(chromium),
+        chromium=config.find_chromium(chromium, headless=False),
         resolve=_resolve_rules(resolve),
     ).checked()
     report = _run_async(lambda: debug_page(settings, url, out_dir=out, pause=pause))
@@ -331,7 +331,7 @@ def _settings(**options: Any) -> config.Settings:
         no_media=options["no_media"], max_comments=options["max_comments"],
         streams=tuple(options.get("streams") or ("mp4sd",)),
         headed=options["headed"], slow_mo_ms=options["slow_mo"],
-        chromium=config.find_chromium(options["chromium"]),
+        chromium=config.find_chromium(options["chromium"], headless=not options["headed"]),
     ).checked()
 
 

@@ -64,6 +64,8 @@ DEFAULT_CHROMIUM_ARGS: tuple[str, ...] = (
 )
 # The Playwright driver (Node.js) grows a large young generation it does not need.
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
 DEFAULT_MONGODB_URI = "mongodb://localhost:27017/scraper"
 DEFAULT_STORE_DIR = "./scrape-data"
 # One desktop identity for the browser and the HTTP client alike; "HeadlessChrome" is a tell.
@@ -120,8 +122,10 @@ def driver_environment() -> None:
         os.environ["NODE_OPTIONS"] = DRIVER_NODE_OPTIONS
 
 
-def find_chromium(explicit: str | None = None) -> str | None:
-    """``--chromium``, else ``SCRAPER_CHROMIUM``, else Debian's ``/usr/bin/chromium``.
+def find_chromium(explicit: str | None = None, *, headless: bool = True) -> str | None:
+    """``--chromium``, else ``SCRAPER_CHROMIUM``, else Debian's Chromium: for a headless
+    run ``chromium-headless-shell`` where installed (the old headless mode, which
+    Playwright also uses for headless runs: faster and smaller), else ``chromium``.
 
     None means Playwright's own browser. A path the user named must exist.
     """
@@ -130,7 +134,8 @@ def find_chromium(explicit: str | None = None) -> str | None:
         if Path(named).is_file() or shutil.which(named):
             return named
         raise ConfigError(f"Chromium not found at {named!r} (from --chromium or SCRAPER_CHROMIUM)")
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None
+    candidates = (HEADLESS_SHELL, DEBIAN_CHROMIUM) if headless else (DEBIAN_CHROMIUM,)
+    return next((path for path in candidates if Path(path).is_file()), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything `make demo` and `make test` need on a fresh Debian machine:
-# a Chromium (Debian's, else Playwright's), Xvfb for headed runs, and the virtualenv.
+# a Chromium (Debian's chromium and chromium-headless-shell, else Playwright's), Xvfb for
+# headed runs, and the virtualenv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ have_chromium() {
   [ -x /usr/bin/chromium ]
 }
 have_chromium || need_apt+=(chromium)
+# Headless runs use the old headless mode's own binary: faster and smaller than chromium.
+[ -n "${SCRAPER_CHROMIUM:-}" ] || [ -x /usr/bin/chromium-headless-shell ] ||
+  need_apt+=(chromium-headless-shell)
 command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb xauth)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

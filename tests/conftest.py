@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from scraper.config import find_chromium
 from tests.fixtures.replica import Replica, ReplicaConfig
 
-CHROMIUM = "/usr/bin/chromium"
+# What a headless `scrape run` launches: chromium-headless-shell where installed.
+CHROMIUM = find_chromium() or "/usr/bin/chromium"
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-background-networking",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from scraper import config
 from scraper.config import ResolveRule, Settings, find_chromium, parse_resolve
 from scraper.errors import ConfigError
 
@@ -31,6 +34,21 @@ def test_chromium_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempP
     assert find_chromium() == "/bin/sh"
     with pytest.raises(ConfigError, match="Chromium not found"):
         find_chromium("/nonexistent/chromium")
+
+
+def test_headless_runs_prefer_the_headless_shell(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shell, full = tmp_path / "chromium-headless-shell", tmp_path / "chromium"
+    monkeypatch.delenv("SCRAPER_CHROMIUM", raising=False)
+    monkeypatch.setattr(config, "HEADLESS_SHELL", str(shell))
+    monkeypatch.setattr(config, "DEBIAN_CHROMIUM", str(full))
+    assert find_chromium() is None  # neither installed: Playwright's own
+    full.touch()
+    assert find_chromium() == str(full)
+    shell.touch()
+    assert find_chromium() == str(shell)
+    assert find_chromium(headless=False) == str(full)  # a headed run needs the full browser
 
 
 def test_headed_without_display_says_how(monkeypatch: pytest.MonkeyPatch) -> None:

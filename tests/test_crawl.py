@@ -16,6 +16,7 @@ from scraper.jobs.run import CrawlOutcome, run_crawl
 from scraper.store.base import Store
 from scraper.store.mongo import MongoStore
 from scraper.store.target import open_store
+from tests.conftest import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,7 +26,7 @@ VIDEOS = 150
 def crawl_settings(replica: Any, tmp: Path, **overrides: Any) -> Settings:
     base = Settings(
         store=str(tmp / "store"), media_dir=tmp / "media", resolve=parse_resolve([replica.resolve]),
-        chromium="/usr/bin/chromium", concurrency=4, backoff_base_s=0.02, backoff_max_s=0.2,
+        chromium=CHROMIUM, concurrency=4, backoff_base_s=0.02, backoff_max_s=0.2,
         max_videos=VIDEOS, worker_id="test-worker",
     )
     return replace(base, **overrides)

@@ -19,6 +19,7 @@ from scraper.models import CardInfo, MonitorJob, ScheduleEntry, Tier
 from scraper.site.load import load_site
 from scraper.store.base import Store
 from scraper.store.target import open_store
+from tests.conftest import CHROMIUM
 from tests.test_cli import one_error_line, scrape
 from tests.test_crawl import comment_tree, count_value, docs, stored_tree
 
@@ -31,7 +32,7 @@ JOB = "monitor:youku-replica:jrrm"
 def monitor_settings(replica: Any, tmp: Path, **overrides: Any) -> Settings:
     base = Settings(
         store=str(tmp / "store"), media_dir=tmp / "media", resolve=parse_resolve([replica.resolve]),
-        chromium="/usr/bin/chromium", concurrency=4, backoff_base_s=0.02, backoff_max_s=0.2,
+        chromium=CHROMIUM, concurrency=4, backoff_base_s=0.02, backoff_max_s=0.2,
         no_media=True, pages=1, max_videos=VIDEOS, worker_id="monitor-test",
     )
     return replace(base, **overrides)

@@ -15,6 +15,7 @@ from scraper.jobs.run import run_crawl
 from scraper.repair.refresh import refresh_selectors
 from scraper.repair.report import render_report
 from scraper.store.target import open_store
+from tests.conftest import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,7 +27,7 @@ STATIC = ("title", "subtitle", "duration_s", "duration_text", "channel_name", "c
 def settings_for(rep: Any, tmp: Path, selectors: Path, store: str, **kw: Any) -> Settings:
     base = Settings(store=str(tmp / store), media_dir=tmp / "media", no_media=True,
                     resolve=parse_resolve([rep.resolve]), selectors_dir=selectors,
-                    chromium="/usr/bin/chromium", backoff_base_s=0.02, backoff_max_s=0.2,
+                    chromium=CHROMIUM, backoff_base_s=0.02, backoff_max_s=0.2,
                     max_videos=30)
     return replace(base, **kw)
 
