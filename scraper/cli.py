@@ -18,8 +18,9 @@ __all__ = ["main"]
 
 T = TypeVar("T")
 
-_RESOLVE_HELP = ("Map hosts to an address, like curl --resolve: 'PATTERN=ADDR:PORT', "
-                 "e.g. '*.test=127.0.0.1:8899'. Repeatable; also read from SCRAPER_RESOLVE.")
+_RESOLVE_HELP = ("Map hosts to an address: 'PATTERN=ADDR:PORT' (e.g. '*.test=127.0.0.1:8899') "
+                 "or curl's --resolve form 'HOST:PORT:ADDR'. Repeatable; also read from "
+                 "SCRAPER_RESOLVE.")
 _DEFAULTS = config.Settings()
 _STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB) or a directory (the "
                "embedded JSON store). Default: MONGODB_URI, else mongodb://localhost:27017/"
@@ -27,8 +28,10 @@ _STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB) or a director
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True,
+              help="-v: a line per video; -vv: debug output, the libraries' too.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.version_option(package_name="scraper", prog_name="scrape")
 def cli(verbose: int, quiet: bool) -> None:
     """Collect a video site's category into MongoDB, with files, comments and stats.
 
@@ -36,9 +39,18 @@ def cli(verbose: int, quiet: bool) -> None:
     Quick start against the bundled replica (see README):
       scrape run --category today-hot --resolve '*.test=127.0.0.1:8899'
     """
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    _log_levels(verbose=0 if quiet else verbose + 1)
+
+
+def _log_levels(*, verbose: int) -> None:
+    """0 (-q): warnings; 1: progress and notices; 2 (-v): and a line per video;
+    3 (-vv): debug lines, and the libraries' own information."""
+    logging.basicConfig(level=logging.INFO if verbose > 2 else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
+    ours = {0: logging.WARNING, 1: logging.INFO, 2: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.getLogger("scraper").setLevel(ours)
+    logging.getLogger("scraper.videos").setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
     for noisy in ("asyncio", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -240,7 +252,8 @@ def monitor(**options: Any) -> None:
     from .jobs.tiers import parse_interval, parse_tiers
 
     tiers = parse_tiers(options["tiers"], default_rates=_DEFAULTS.tier_rates)
-    duration = parse_interval(options["duration"], what="--for") if options["duration"] else None
+    duration = (None if options["duration"] is None
+                else parse_interval(options["duration"], what="--for"))
     settings = replace(_settings(**options, headed=False, slow_mo=0), tiers=options["tiers"],
                        worker_id=options["worker_id"] or _DEFAULTS.worker_id)
     outcome = _run_async(lambda: run_monitor(
@@ -355,7 +368,14 @@ def _run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except ScraperError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted; run the same command again to resume", 130)
+        _interrupted()
+
+
+def _interrupted() -> NoReturn:
+    # Ctrl-C reaches the Playwright driver too (one process group): futures it leaves
+    # behind would log "Future exception was never retrieved" after our one line.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    _fail("interrupted; run the same command again to resume", 130)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -364,8 +384,14 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every ending is one line and a documented exit code."""
     try:
-        cli(standalone_mode=True)
+        code = cli.main(standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Ctrl-C outside a crawl
+        _interrupted()
+    except click.ClickException as exc:  # a bad flag: click's usage message, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
     except ScraperError as exc:  # raised while building Settings, outside asyncio
         _fail(str(exc), exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -78,6 +78,10 @@ _RULE = re.compile(
     r"^(?P<pattern>[A-Za-z0-9*.\-]+)=(?P<addr>[0-9A-Za-z.\-:\[\]]+):(?P<port>\d{1,5})$"
 )
 
+_CURL_RULE = re.compile(
+    r"^(?P<pattern>[A-Za-z0-9*.\-]+):(?P<port>\d{1,5}):(?P<addr>[0-9A-Za-z.\-:\[\]]+)$"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ResolveRule:
@@ -95,15 +99,16 @@ class ResolveRule:
 
 
 def parse_resolve(values: list[str] | tuple[str, ...]) -> tuple[ResolveRule, ...]:
-    """Parse ``PATTERN=ADDR:PORT`` rules; several may be joined by commas."""
+    """Parse ``PATTERN=ADDR:PORT`` rules, or curl's ``HOST:PORT:ADDR`` (the connection
+    keeps the port); several may be joined by commas."""
     rules: list[ResolveRule] = []
     for value in values:
         for part in filter(None, (p.strip() for p in value.split(","))):
-            match = _RULE.match(part)
+            match = _RULE.match(part) or _CURL_RULE.match(part)
             if not match or not 0 < int(match["port"]) < 65536:
                 raise ConfigError(
-                    f"bad --resolve rule {part!r}: expected PATTERN=ADDR:PORT, "
-                    "e.g. '*.test=127.0.0.1:8899'"
+                    f"bad --resolve rule {part!r}: expected PATTERN=ADDR:PORT or curl's "
+                    "HOST:PORT:ADDR, e.g. '*.test=127.0.0.1:8899'"
                 )
             addr = match["addr"].strip("[]")
             rules.append(ResolveRule(match["pattern"], addr, int(match["port"])))

@@ -186,3 +186,44 @@ async def test_stream_preference(replica: Any, tmp_path: Path) -> None:
     expected = "mp4hd" if "mp4hd" in kinds else None
     assert doc["stream_type"] == expected
     assert (doc["status"] == "unavailable") == (expected is None)
+
+
+def test_version_and_an_empty_for_are_answered_without_a_browser(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run([SCRAPE, "--version"], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "scrape, version 0.1.0")
+    done = subprocess.run([SCRAPE, "monitor", "--for", "", "--store", str(tmp_path / "s")],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    one_error_line(done.stderr, 2, done.returncode, "bad --for ''")
+    assert not (tmp_path / "s").exists()
+
+
+def test_ctrl_c_before_the_crawl_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the store is still being chosen (the 2 s MongoDB probe) is the same
+    one line and exit 130 as during the crawl, not click's "Aborted!" and exit 1."""
+    from scraper import cli
+
+    def interrupt(explicit: str | None) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_store_target", interrupt)
+    monkeypatch.setattr(sys, "argv", ["scrape", "status"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    err = capsys.readouterr().err
+    one_error_line(err, 130, int(str(exited.value.code)), "interrupted")
+    assert "Aborted" not in err
+
+
+async def test_verbose_adds_a_line_per_video(replica: Any, tmp_path: Path) -> None:
+    args = run_args(replica, tmp_path, "--max-videos", "3", "--no-media")[1:]  # without -q
+    rc, _, plain = await scrape(*args, cwd=tmp_path)
+    assert rc == 0 and "scraper.videos" not in plain, plain
+    rc, _, verbose = await scrape("-v", *args, cwd=tmp_path)
+    assert rc == 0, verbose
+    lines = [line for line in verbose.splitlines() if "scraper.videos" in line]
+    vids = replica.truth.categories["jrrm"][:3]
+    assert sorted(line.split("video ")[1].split(":")[0] for line in lines) == sorted(vids)

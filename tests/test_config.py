@@ -22,6 +22,13 @@ def test_resolve_rules_parse_and_match() -> None:
     assert rules[0].chromium_rule() == "MAP *.test 127.0.0.1:8899"
 
 
+def test_curls_resolve_form_keeps_the_port() -> None:
+    rules = parse_resolve(["news.youku.test:8899:127.0.0.1", "v.youku.test:80:[::1]"])
+    assert rules == (ResolveRule("news.youku.test", "127.0.0.1", 8899),
+                     ResolveRule("v.youku.test", "::1", 80))
+    assert rules[0].matches("news.youku.test") and not rules[0].matches("v.youku.test")
+
+
 @pytest.mark.parametrize("bad", ["*.test", "*.test=127.0.0.1", "*.test=127.0.0.1:0",
                                  "*.test=127.0.0.1:99999", "=1.2.3.4:80", "a b=1.2.3.4:80"])
 def test_bad_resolve_rule_is_one_clear_error(bad: str) -> None:

@@ -40,6 +40,8 @@ from .media import VideoFiles, fetch_files
 __all__ = ["Rendered", "VideoOutcome", "process_video", "render_video"]
 
 log = logging.getLogger(__name__)
+# One line per video, shown with `scrape -v`.
+videos_log = logging.getLogger("scraper.videos")
 
 _FIELD_POLLS = 4
 _FIELD_POLL_S = 0.1
@@ -88,6 +90,9 @@ async def process_video(
     )
     video = build_video(ctx, card, rendered, thread, files, errors, started)
     await save(ctx, video, thread, visit_id=visit_id)
+    videos_log.info("video %s: %s, %d segments, %d comments%s", card.vid, video.status,
+                    len(video.segments), len(thread.comments) if thread else 0,
+                    f" ({'; '.join(errors)})" if errors else "")
     return VideoOutcome(video.status)
 
 
