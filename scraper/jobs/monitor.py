@@ -8,11 +8,14 @@ or any ``scrape worker``) claims the most overdue entry with a lease, then:
 1. ``visit`` – the catalogue entry re-reads the category and adds the videos it has not
    seen, due at once; a video not yet in ``videos`` gets the full ``process_video``; a
    known one only has its page rendered: the play count from the page, ``comment_total``
-   from the comment page the page loads itself, new comments only when that total moved.
+   from the comment page the page loads itself, new comments only when that total moved;
+   the video in ``videos`` takes those figures (``crawl.revisit``).
    Each video visit writes one snapshot, ``_id`` ``vid:due``, so a visit redone after a
    lost lease overwrites its own snapshot instead of adding one.
-2. ``reschedule`` – the entry's tier follows its growth and age (``schedule.choose_tier``)
-   and its next ``due`` is the tier's interval away, with jitter; the claim is freed.
+2. ``reschedule`` – the entry keeps its last observations (``tiers.keep_observations``),
+   its tier follows their growth and its age (``tiers.choose_tier``: hotter at once, colder
+   only after consistent estimates), its next ``due`` is the tier's interval away, with
+   jitter; a tier move is counted on the entry (for `scrape status`); the claim is freed.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from ..store.target import open_store
 from .leases import Claim, Claimer, claim_or_give_back, serve
 from .outcome import Clock, Outcome, utc_now
 from .status import job_entries, next_due_line
-from .tiers import choose_tier, next_due, tier_named
+from .tiers import choose_tier, keep_observations, next_due, tier_named
 
 __all__ = [
     "VisitResult",
@@ -218,6 +221,7 @@ async def first_visit(
                         stat_play_text=video.stat_play_text, comment_total=video.comment_total)
     comments = await ctx.store.count("comments", {"vid": card.vid})
     return VisitResult("first", Observation(at=now, stat_play=video.stat_play,
+                                            stat_play_text=video.stat_play_text,
                                             comment_total=video.comment_total),
                        new_comments=comments)
 
@@ -225,12 +229,14 @@ async def first_visit(
 async def revisit(
     ctx: VideoContext, job: MonitorJob, entry: ScheduleEntry, card: CardInfo, *, now: datetime
 ) -> VisitResult:
-    """Figures from the page as it is now, kept as the visit's snapshot."""
+    """Figures from the page as it is now, kept as the visit's snapshot and as the
+    video's latest figures."""
     last = entry.observations[-1].comment_total if entry.observations else None
     seen = await revisit_video(ctx, card, last_total=last)
     await save_snapshot(ctx, job, entry, now=now, stat_play=seen.stat_play,
                         stat_play_text=seen.stat_play_text, comment_total=seen.comment_total)
     return VisitResult("revisit", Observation(at=now, stat_play=seen.stat_play,
+                                              stat_play_text=seen.stat_play_text,
                                               comment_total=seen.comment_total),
                        new_comments=seen.new_comments)
 
@@ -259,12 +265,26 @@ async def reschedule(
         interval = tier_named(job.tiers, entry.tier).interval_s
         changes["due"] = next_due(interval, now, key=entry.id, jitter=job.jitter)
     else:
-        observations = [*entry.observations, result.observation][-2:]
-        tier = choose_tier(job.tiers, observations, cold_after_s=job.cold_after_s,
-                           age_s=(now - entry.first_seen).total_seconds())
-        changes |= {"tier": tier.name, "observations": [o.model_dump() for o in observations],
-                    "due": next_due(tier.interval_s, now, key=entry.id, jitter=job.jitter)}
+        observations = keep_observations(entry.observations, result.observation)
+        choice = choose_tier(job.tiers, observations, current=entry.tier,
+                             cooling=entry.cooling, cold_after_s=job.cold_after_s,
+                             age_s=(now - entry.first_seen).total_seconds())
+        changes |= {"tier": choice.tier.name, "cooling": choice.cooling,
+                    "observations": [o.model_dump() for o in observations],
+                    "due": next_due(choice.tier.interval_s, now, key=entry.id,
+                                    jitter=job.jitter),
+                    **_move(job.tiers, entry, choice.tier)}
     return await store.schedule_finish(entry.id, worker=worker, due=entry.due, changes=changes)
+
+
+def _move(tiers: Sequence[Tier], entry: ScheduleEntry, tier: Tier) -> dict[str, int]:
+    """The entry's move counter to bump when its tier changed (hotter or colder)."""
+    names = [t.name for t in tiers]
+    if tier.name == entry.tier or entry.tier not in names:  # not a move: tiers redefined
+        return {}
+    if names.index(tier.name) < names.index(entry.tier):
+        return {"moved_hotter": entry.moved_hotter + 1}
+    return {"moved_colder": entry.moved_colder + 1}
 
 
 # --- the jobs in the store ----------------------------------------------------------------
