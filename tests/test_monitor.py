@@ -184,7 +184,28 @@ async def test_status_prints_each_tier(tmp_path: Path) -> None:
     assert "1 (e.g. XA: video page not found (404))" in lines[3]
     assert cold[:4] == ["cold", "1d", "1", "in"] and lines[4].rstrip().endswith(" 0")
     assert lines[5] == "  being visited now: 1"  # the catalogue read w9 still holds
-    assert len(lines) == 6
+    assert lines[6] == ("  tier moves since the job started: 0 videos moved (0 to a hotter "
+                        "tier, 0 to a colder one)")
+    assert len(lines) == 7
+
+    # Visits move XA to a colder tier and back, XB to a colder one: the next status says so.
+    async with open_store(str(tmp_path / "store")) as store:
+        for key, hotter, colder in (("XA", 1, 1), ("XB", 0, 1)):
+            [entry] = await store.find_docs("schedule", {"key": key})
+            claimed = await store.schedule_claim(JOB, due_by=entry["due"], worker="w8",
+                                                 lease_s=60)
+            assert [c.key for c in claimed] == [key]
+            assert await store.schedule_finish(entry["_id"], worker="w8", due=entry["due"],
+                changes={"moved_hotter": hotter, "moved_colder": colder,
+                         "due": entry["due"] + timedelta(days=3)})
+    rc, out, err = await scrape("status", "--store", str(tmp_path / "store"), cwd=tmp_path)
+    assert rc == 0, err
+    moves = out.splitlines()[6]
+    assert moves.startswith("  tier moves since the last status (")
+    assert moves.endswith("): 2 videos moved (1 to a hotter tier, 2 to a colder one)")
+    rc, out, err = await scrape("status", "--store", str(tmp_path / "store"), cwd=tmp_path)
+    assert out.splitlines()[6].endswith(": 0 videos moved (0 to a hotter tier, 0 to a colder "
+                                        "one)")
 
 
 @pytest.mark.browser
