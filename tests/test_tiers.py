@@ -161,6 +161,19 @@ def test_a_slow_video_settles_in_one_tier_without_flapping() -> None:
     assert tiers[-1] == "warm" and moves == 1, tiers
 
 
+def test_a_big_slow_video_leaves_the_hot_tier_once_its_count_proves_it_slow() -> None:
+    # 40 views/hour at 189万: its count (steps of 10,000) stands still for days.
+    tiers, observations, cooling, tier = [], [], 0, "hot"
+    for hour in range(16):
+        observations = keep_observations(observations, true_obs(1_893_000 + 40 * hour, hour))
+        choice = choose_tier(TIERS, observations, current=tier, cooling=cooling, age_s=0,
+                             cold_after_s=DAY)
+        tier, cooling = choice.tier.name, choice.cooling
+        tiers.append(tier)
+    # Unchanged for 10 hours: under 1,000 views/hour for sure, twice in a row.
+    assert tiers == ["hot"] * 11 + ["warm"] * 5
+
+
 def test_comments_raise_the_estimate_within_what_the_counts_allow() -> None:
     quiet = shown("50.3万", "50.3万", comments=(100, 100))
     chatty = shown("50.3万", "50.3万", comments=(100, 101))  # 5,030 views per comment

@@ -9,8 +9,9 @@ inside. After every visit (``choose_tier``):
 
 * a video without two visits to compare keeps its tier: new videos start hottest;
 * a video the monitor has followed longer than ``cold_after_s``: coldest tier;
-* otherwise the first tier whose threshold the estimate reaches: at once if that tier is
-  hotter, only after ``DEMOTE_AFTER`` estimates in a row if it is colder (no flapping).
+* a hotter tier at once when the estimate reaches its threshold; a colder one only when
+  the count proves the video slower than its tier's threshold, ``DEMOTE_AFTER`` times in
+  a row: so a video whose shown count did not move is not taken for a cold one.
 
 Its next visit is the tier's interval away, spread by ``± jitter`` (deterministic per
 video and visit) so that videos found together do not stay bunched together.
@@ -260,21 +261,31 @@ def choose_tier(
     tiers: Sequence[Tier], observations: Sequence[Observation], *, current: str,
     cooling: int = 0, age_s: float, cold_after_s: float,
 ) -> TierChoice:
-    """The tier of a video after a visit, with hysteresis: a hotter tier at once, a colder
-    one only when ``DEMOTE_AFTER`` estimates in a row call for one (``cooling`` counts
-    those before this one). Unknown growth keeps the current tier (new videos start in
-    the hottest); a video followed ``cold_after_s`` goes to the coldest."""
+    """The tier of a video after a visit, with hysteresis.
+
+    A hotter tier at once, when the estimate reaches its threshold. A colder one only on
+    proof: the most the video can be growing (``high``) is below its tier's threshold,
+    in ``DEMOTE_AFTER`` estimates in a row (``cooling`` counts those before this one);
+    it then goes to the hottest tier that ``high`` still allows. Unknown growth keeps the
+    current tier (new videos start in the hottest); a video followed ``cold_after_s``
+    goes to the coldest.
+    """
     if age_s >= cold_after_s:
         return TierChoice(tiers[-1], cooling=0)
+    order = [tier.name for tier in tiers]
     here = tier_named(tiers, current)
     growth = estimate_growth(observations)
     if growth is None:
         return TierChoice(here, cooling=0)
     wanted = tier_for(tiers, growth.rate)
-    if list(tiers).index(wanted) <= list(tiers).index(here):
+    if order.index(wanted.name) < order.index(here.name):
         return TierChoice(wanted, cooling=0, growth=growth)
+    # ``high`` is never reached: a threshold equal to it is proven out of reach.
+    allowed = next((tier for tier in tiers[:-1] if growth.high > tier.min_rate), tiers[-1])
+    if order.index(allowed.name) <= order.index(here.name):
+        return TierChoice(here, cooling=0, growth=growth)
     if cooling + 1 >= DEMOTE_AFTER:
-        return TierChoice(wanted, cooling=0, growth=growth)
+        return TierChoice(allowed, cooling=0, growth=growth)
     return TierChoice(here, cooling=cooling + 1, growth=growth)
 
 
