@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import pytest
 from scraper.config import Settings, parse_resolve
 from scraper.crawl.resources import open_resources
 from scraper.jobs.monitor import run_monitor, snapshot_id
-from scraper.jobs.monitor_job import new_job, open_job, restarted
+from scraper.jobs.monitor_job import new_job, open_job
 from scraper.jobs.tiers import parse_tiers
 from scraper.models import CardInfo, MonitorJob, ScheduleEntry, Tier
 from scraper.site.load import load_site
@@ -257,63 +258,115 @@ def test_snapshot_ids_name_the_visit() -> None:
     assert snapshot_id(entry) == "XA:20261101T120005.123Z"
 
 
-async def test_restart_applies_new_flags_and_keeps_tracked_videos(tmp_path: Path) -> None:
-    settings = Settings(store=str(tmp_path / "store"))
-    site = load_site(settings)
-    now = datetime(2026, 11, 1, tzinfo=UTC)
-    rates = settings.tier_rates
-    first = new_job(settings, site, tiers=parse_tiers("hot:1h,cold:1d", default_rates=rates),
-                    now=now, tracked=["XAAA"])
-    later = new_job(replace(settings, no_media=True), site,
-                    tiers=parse_tiers("all:0s", default_rates=rates),
-                    now=now + timedelta(hours=5), tracked=["XBBB"])
-    async with open_store(settings.store) as store:
-        await open_job(store, first, site, now=now)
-        await open_job(store, later, site, now=now + timedelta(hours=5))
-        saved = await store.get_doc("monitors", first.job)
-    assert saved is not None
-    assert saved["tracked"] == ["XBBB", "XAAA"]
-    assert saved["no_media"] is True and [t["name"] for t in saved["tiers"]] == ["all"]
-    assert saved["started"] == now
+# --- tiers over time: the clock stepped while the monitor runs ---------------------------
 
 
-def test_a_restart_keeps_the_stored_options_not_given_again() -> None:
-    settings = Settings(store="unused", pages=2, no_media=True, max_videos=9)
-    site, now = load_site(settings), datetime(2026, 11, 1, tzinfo=UTC)
-    rates = settings.tier_rates
-    known = new_job(settings, site, tiers=parse_tiers("hot:1h,cold:1d", default_rates=rates),
-                    now=now, until=now + timedelta(days=7), tracked=["XAAA"])
-    later = new_job(Settings(store="unused"), site, now=now + timedelta(hours=5),
-                    tiers=parse_tiers("hot:30m@500,cold:1d", default_rates=rates))
-    job, note = restarted(known, later, given={"tiers", "max_videos"})
-    assert [(t.name, t.interval_s, t.min_rate) for t in job.tiers] == [
-        ("hot", 1800, 500), ("cold", 86400, 0)]
-    assert (job.pages, job.no_media, job.until, job.max_videos) == (
-        2, True, now + timedelta(days=7), None)
-    assert (job.started, job.tracked) == (now, ["XAAA"])
-    assert note == (f"restarting {JOB}: applied --tiers hot:30m@500,cold:1d, --max-videos none; "
-                    "kept as stored: --for (until 2026-11-08 00:00 UTC), --pages 2, "
-                    "--max-comments none, --no-media")
-    same, note = restarted(known, known, given={"tiers"})
-    assert same == known and note.startswith(f"restarting {JOB}: applied no changed option;")
+class CountingStore:
+    """The store, counting visits under way (claimed, not yet finished or given back), so
+    that the test's clock moves only between visits and every figure has one time."""
+
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
+        self.busy = 0
+
+    async def __aenter__(self) -> CountingStore:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._inner.__aexit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def schedule_claim(self, *args: Any, **kwargs: Any) -> list[ScheduleEntry]:
+        claimed = await self._inner.schedule_claim(*args, **kwargs)
+        self.busy += len(claimed)
+        return claimed
+
+    async def schedule_finish(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return await self._inner.schedule_finish(*args, **kwargs)
+        finally:
+            self.busy -= 1
+
+    async def schedule_release(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await self._inner.schedule_release(*args, **kwargs)
+        finally:
+            self.busy -= 1
 
 
-async def test_restarting_the_command_applies_only_the_flags_given(tmp_path: Path) -> None:
-    store = str(tmp_path / "store")
-    first = ["monitor", "--enqueue-only", "--store", store, "--pages", "2", "--no-media",
-             "--for", "7d", "--tiers", "hot:1h,cold:1d", "--track", "XAAA"]
-    rc, _, err = await scrape(*first, cwd=tmp_path)
-    assert rc == 0, err
-    assert f"starting {JOB}" in err
-    rc, _, err = await scrape("monitor", "--enqueue-only", "--store", store, "--tiers",
-                              "all:0s", "--max-comments", "5", cwd=tmp_path)
-    assert rc == 0, err
-    assert (f"restarting {JOB}: applied --tiers all:0s, --max-comments 5; kept as stored: "
-            "--for (until ") in err
-    assert "--pages 2, --max-videos none, --no-media\n" in err
-    async with open_store(store) as opened:
-        saved = await opened.get_doc("monitors", JOB)
-    assert saved is not None
-    assert (saved["pages"], saved["no_media"], saved["max_comments"]) == (2, True, 5)
-    assert [t["name"] for t in saved["tiers"]] == ["all"] and saved["until"] is not None
-    assert saved["tracked"] == ["XAAA"]
+async def step_clock(rep: Any, store: CountingStore, *, until: float, step_s: float) -> None:
+    """Move the replica's clock ``step_s`` on whenever no visit is under way."""
+    while rep.clock.now() < until:
+        await asyncio.sleep(0.15)  # lets the monitor claim what the last step made due
+        if store.busy == 0:
+            rep.clock.advance(step_s)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+async def test_fast_videos_are_visited_more_often_through_rounded_counts(
+    make_replica: Any, tmp_path: Path
+) -> None:
+    hours, videos = 16, 6
+    async with make_replica(videos=15, seed=3, faults=False) as rep:
+        truth, t0 = rep.truth, rep.clock.now()
+        vids = truth.categories["jrrm"][:videos]
+        rates = {v: (truth.views(v, t0 + hours * 3600) - truth.views(v, t0)) / hours
+                 for v in vids}
+        threshold = split_threshold(list(rates.values()))
+        fast = [v for v in vids if rates[v] >= threshold]
+        slow = [v for v in vids if rates[v] < threshold]
+        # Fast videos whose shown count moves in steps of 10,000: the case that flapped.
+        assert any(truth.views(v, t0) >= 1_000_000 for v in fast) and slow
+        settings = monitor_settings(rep, tmp_path, max_videos=videos, concurrency=2,
+                                    catalogue_every_s=86400.0, idle_poll_s=0.05)
+        store = CountingStore(open_store(settings.store))
+        async with open_resources(settings, store=store, blocked_hosts=()) as session, \
+                asyncio.TaskGroup() as tg:
+            tg.create_task(step_clock(rep, store, until=t0 + hours * 3600, step_s=600))
+            outcome = await run_monitor(settings, tiers=parse_tiers(f"hot:1h@{threshold},cold:6h"),
+                                        duration_s=hours * 3600, session=session,
+                                        clock=replica_clock(rep))
+        assert outcome.stats["visits.failed"] == 0
+        async with open_store(settings.store) as opened:
+            snaps = await docs(opened, "snapshots")
+            stored = await docs(opened, "videos")
+            schedule = {d["key"]: d for d in (await docs(opened, "schedule")).values()}
+
+    series: dict[str, list[dict[str, Any]]] = {}
+    for snap in sorted(snaps.values(), key=lambda s: s["ts"]):
+        series.setdefault(snap["vid"], []).append(snap)
+        t = snap["ts"].timestamp()
+        assert snap["stat_play_text"] == truth.views_text(snap["vid"], t)
+        assert snap["stat_play"] == count_value(truth.views_text(snap["vid"], t))
+        assert snap["comment_total"] == truth.comment_counts(snap["vid"], t)[1]
+    visits = {vid: len(got) for vid, got in series.items()}
+    assert sorted(visits) == sorted(vids)
+    assert min(visits[v] for v in fast) >= 2 * max(visits[v] for v in slow), (visits, rates)
+    for vid in vids:
+        entry, last = schedule[vid], series[vid][-1]
+        assert entry["moved_hotter"] + entry["moved_colder"] <= 1, (vid, entry["tier"])
+        assert entry["tier"] == ("hot" if vid in fast else "cold"), (vid, rates[vid])
+        # The video's latest figures are its last visit's.
+        for name in ("stat_play", "stat_play_text", "comment_total"):
+            assert stored[vid][name] == last[name], (vid, name)
+        assert stored[vid]["crawl"]["last"] > stored[vid]["crawl"]["first"]
+        assert stored[vid]["title"] == truth.video(vid).title
+
+
+@pytest.mark.browser
+async def test_a_tracked_video_no_catalogue_lists_takes_its_title_from_its_page(
+    make_replica: Any, tmp_path: Path
+) -> None:
+    async with make_replica(videos=15, seed=5, faults=False) as rep:
+        other = rep.truth.categories["jsqy"][0]
+        settings = monitor_settings(rep, tmp_path, max_videos=1)
+        outcome = await run_monitor(settings, tiers=parse_tiers("hot:1h@1000,cold:1d"),
+                                    tracked=[other], once=True, clock=replica_clock(rep))
+        assert outcome.stats["visits.first"] == 2
+        async with open_store(settings.store) as store:
+            video = await store.get_video(other)
+    assert video is not None and video.title == rep.truth.video(other).subtitle
