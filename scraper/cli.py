@@ -258,7 +258,7 @@ def monitor(**options: Any) -> None:
                        worker_id=options["worker_id"] or _DEFAULTS.worker_id)
     outcome = _run_async(lambda: run_monitor(
         settings, tiers=tiers, duration_s=duration, tracked=options["track"],
-        once=options["once"], enqueue_only=options["enqueue_only"]))
+        once=options["once"], enqueue_only=options["enqueue_only"], given=_given_job_fields()))
     stats = outcome.stats
     if options["enqueue_only"]:
         click.echo(f"monitor job scheduled in {outcome.store}; start workers: scrape worker "
@@ -322,6 +322,19 @@ def status(store: str | None) -> None:
 
     for line in _run_async(main):
         click.echo(line)
+
+
+def _given_job_fields() -> set[str]:
+    """The monitor job's fields this command line sets; a restart keeps the others."""
+    from .jobs.monitor_job import JOB_FLAGS
+
+    ctx = click.get_current_context()
+    params = {"until": "duration"}
+    return {name for name in JOB_FLAGS
+            if ctx.get_parameter_source(params.get(name, name)) in _GIVEN}
+
+
+_GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
 
 
 def _visits(stats: Any) -> str:

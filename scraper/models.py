@@ -207,10 +207,12 @@ class MonitorJob(_Record):
 
 
 class Observation(_Record):
-    """A visit's figures as the schedule keeps them (the last two give the growth)."""
+    """A visit's figures as the schedule keeps them; the shown text gives the resolution
+    of ``stat_play`` (``jobs.tiers.estimate_growth``)."""
 
     at: datetime
     stat_play: int | None = None
+    stat_play_text: str | None = None
     comment_total: int | None = None
 
 
@@ -238,6 +240,11 @@ class ScheduleEntry(_Record):
     last_worker: str | None = None
     last_error: str | None = None
     observations: list[Observation] = Field(default_factory=list)
+    # Hysteresis: consecutive estimates that put the video in a colder tier than its own.
+    cooling: int = 0
+    # Tier moves so far, for `scrape status`.
+    moved_hotter: int = 0
+    moved_colder: int = 0
 
 
 # --- in-process hand-offs -------------------------------------------------------

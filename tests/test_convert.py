@@ -6,6 +6,7 @@ from scraper.site.convert import (
     CONVERTER_NAMES,
     absolutize,
     converter,
+    count_step,
     parse_count,
     parse_duration,
     parse_int,
@@ -37,6 +38,15 @@ from scraper.site.convert import (
 )
 def test_parse_count(text: str, expected: int) -> None:
     assert parse_count(text) == expected
+
+
+@pytest.mark.parametrize(("text", "step"), [
+    ("378", 1), ("1,322", 1), ("4.1万", 1000), ("50.3万", 1000), ("104万", 10_000),
+    ("1.05万", 100), ("1.2亿", 10_000_000), ("3亿", 100_000_000), ("10万+", 10_000),
+    ("2.2k", 100), ("abc", None), ("", None),
+])
+def test_count_step_is_the_resolution_of_the_shown_count(text: str, step: int | None) -> None:
+    assert count_step(text) == step
 
 
 @pytest.mark.parametrize("text", ["", "  ", "abc", "万", "1.2.3万", "-5", "2.2万万", "1e5", "--"])

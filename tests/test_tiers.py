@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
 from scraper.errors import ConfigError
 from scraper.jobs.tiers import (
+    MAX_OBSERVATIONS,
     choose_tier,
+    estimate_growth,
     format_duration,
-    growth_per_hour,
+    keep_observations,
     next_due,
     parse_interval,
     parse_tiers,
+    tier_for,
 )
 from scraper.models import Observation, Tier
+from scraper.site.convert import parse_count
+from tests.fixtures.replica.wording import count_text
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HOT, WARM, COLD = (Tier(name="hot", interval_s=3600, min_rate=1000),
@@ -28,6 +34,21 @@ DAY = 86400.0
 def seen(*plays: int | None, every_h: float = 1.0) -> list[Observation]:
     return [Observation(at=T0 + timedelta(hours=i * every_h), stat_play=p)
             for i, p in enumerate(plays)]
+
+
+def shown(*texts: str, comments: tuple[int, ...] = ()) -> list[Observation]:
+    """Hourly visits that saw these play counts (and comment totals)."""
+    totals = list(comments) or [None] * len(texts)
+    return [Observation(at=T0 + timedelta(hours=i), stat_play=parse_count(text),
+                        stat_play_text=text, comment_total=c)
+            for i, (text, c) in enumerate(zip(texts, totals, strict=True))]
+
+
+def true_obs(views: int, hour: int) -> Observation:
+    """A visit at ``hour`` to a video with ``views``, shown as the site rounds them."""
+    text = count_text(views)
+    return Observation(at=T0 + timedelta(hours=hour), stat_play=parse_count(text),
+                       stat_play_text=text)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -80,37 +101,130 @@ def test_parse_tiers_errors_are_one_line(text: str, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_growth_per_hour() -> None:
-    assert growth_per_hour([]) is None
-    assert growth_per_hour(seen(100)) is None
-    assert growth_per_hour(seen(100, 2100, every_h=2)) == 1000
-    assert growth_per_hour(seen(5, 100, 1100)) == 1000  # the last two only
-    assert growth_per_hour(seen(100, None)) is None
-    same_time = [Observation(at=T0, stat_play=1), Observation(at=T0, stat_play=9)]
-    assert growth_per_hour(same_time) is None
+def test_two_visits_on_exact_counts_give_their_growth() -> None:
+    assert estimate_growth([]) is None
+    assert estimate_growth(seen(100)) is None
+    assert estimate_growth(seen(100, None)) is None
+    assert estimate_growth([Observation(at=T0, stat_play=1), Observation(at=T0, stat_play=9)]) \
+        is None
+    growth = estimate_growth(seen(100, 2100, every_h=2))
+    assert growth is not None and growth.low <= 1000 <= growth.high
+    assert growth.high - growth.low <= 1  # no text kept: counts taken as exact
 
 
-def test_choose_tier_by_growth() -> None:
-    young = {"age_s": 3600.0, "cold_after_s": 3 * DAY}
-    assert choose_tier(TIERS, seen(0, 1000), **young) == HOT
-    assert choose_tier(TIERS, seen(0, 999), **young) == WARM
-    assert choose_tier(TIERS, seen(0, 100), **young) == WARM
-    assert choose_tier(TIERS, seen(0, 99), **young) == COLD
-    assert choose_tier(TIERS, seen(500, 500), **young) == COLD
+def test_an_unchanged_rounded_count_is_less_than_a_step_not_zero() -> None:
+    # 300 views/hour shown as 50.3万 -> 50.3万 -> 50.4万, hourly.
+    two = estimate_growth(shown("50.3万", "50.3万"))
+    assert two is not None and (two.low, two.high) == (0, 1000) and two.rate > 0
+    three = estimate_growth(shown("50.3万", "50.3万", "50.4万"))
+    assert three is not None and three.low == 0 and three.high == 1000
+    assert three.low < 300 < three.high
 
 
-def test_a_video_without_growth_yet_is_hot_and_an_old_one_cold() -> None:
-    assert choose_tier(TIERS, [], age_s=0, cold_after_s=DAY) == HOT
-    assert choose_tier(TIERS, seen(7), age_s=0, cold_after_s=DAY) == HOT
-    assert choose_tier(TIERS, seen(0, 10**6), age_s=DAY, cold_after_s=DAY) == COLD
-    assert choose_tier(TIERS, [], age_s=2 * DAY, cold_after_s=DAY) == COLD
+def test_the_estimate_closes_in_on_a_slow_video_as_the_window_grows() -> None:
+    observations: list[Observation] = []
+    for hour in range(25):
+        observations = keep_observations(observations, true_obs(503_400 + 300 * hour, hour))
+    growth = estimate_growth(observations)
+    assert growth is not None and growth.low <= 300 <= growth.high
+    assert growth.high - growth.low < 100 and abs(growth.rate - 300) < 50
+    assert len(observations) <= MAX_OBSERVATIONS
 
 
-def test_a_video_moves_between_tiers_as_it_cools() -> None:
-    plays = [0, 5000, 9000, 9500, 9800, 9850]
-    tiers = [choose_tier(TIERS, seen(*plays[: i + 1]), age_s=i * 3600, cold_after_s=3 * DAY).name
-             for i in range(len(plays))]
-    assert tiers == ["hot", "hot", "hot", "warm", "warm", "cold"]
+def test_a_big_fast_video_stays_hot_while_its_shown_count_stands_still() -> None:
+    # 5,000 views/hour above 100万: the shown count (steps of 10,000) moves every 2 hours.
+    texts, tiers, observations, cooling, tier = [], [], [], 0, "hot"
+    for hour in range(24):
+        obs = true_obs(1_043_000 + 5000 * hour, hour)
+        texts.append(obs.stat_play_text)
+        observations = keep_observations(observations, obs)
+        growth = estimate_growth(observations)
+        if growth is not None:
+            assert growth.low <= 5000 <= growth.high, hour
+        choice = choose_tier(TIERS, observations, current=tier, cooling=cooling, age_s=0,
+                             cold_after_s=DAY)
+        tier, cooling = choice.tier.name, choice.cooling
+        tiers.append(tier)
+    assert any(a == b for a, b in pairwise(texts))  # the last two visits often agree
+    assert set(tiers) == {"hot"}
+
+
+def test_a_slow_video_settles_in_one_tier_without_flapping() -> None:
+    tiers, observations, cooling, tier = [], [], 0, "hot"
+    for hour in range(48):
+        observations = keep_observations(observations, true_obs(503_400 + 300 * hour, hour))
+        choice = choose_tier(TIERS, observations, current=tier, cooling=cooling, age_s=0,
+                             cold_after_s=3 * DAY)
+        tier, cooling = choice.tier.name, choice.cooling
+        tiers.append(tier)
+    moves = sum(a != b for a, b in pairwise(tiers))
+    assert tiers[-1] == "warm" and moves == 1, tiers
+
+
+def test_a_big_slow_video_leaves_the_hot_tier_once_its_count_proves_it_slow() -> None:
+    # 40 views/hour at 189万: its count (steps of 10,000) stands still for days.
+    tiers, observations, cooling, tier = [], [], 0, "hot"
+    for hour in range(16):
+        observations = keep_observations(observations, true_obs(1_893_000 + 40 * hour, hour))
+        choice = choose_tier(TIERS, observations, current=tier, cooling=cooling, age_s=0,
+                             cold_after_s=DAY)
+        tier, cooling = choice.tier.name, choice.cooling
+        tiers.append(tier)
+    # Unchanged for 10 hours: under 1,000 views/hour for sure, twice in a row.
+    assert tiers == ["hot"] * 11 + ["warm"] * 5
+
+
+def test_comments_raise_the_estimate_within_what_the_counts_allow() -> None:
+    quiet = shown("50.3万", "50.3万", comments=(100, 100))
+    chatty = shown("50.3万", "50.3万", comments=(100, 101))  # 5,030 views per comment
+    flood = shown("50.3万", "50.3万", comments=(100, 150))
+    rates = [estimate_growth(obs) for obs in (quiet, chatty, flood)]
+    assert [g.rate for g in rates if g] == [500, 1000, 1000]  # capped by the count's step
+    some = estimate_growth(shown("50.3万", "50.3万", "50.3万", "50.3万", "50.3万",
+                                 comments=(5000, 5000, 5001, 5001, 5008)))
+    assert some is not None and (some.low, some.high) == (0, 250)
+    assert some.rate == pytest.approx(8 / 4 * 503_000 / 5008)  # about 201: above the middle
+
+
+def test_hysteresis_cools_only_after_consistent_estimates() -> None:
+    fast, slow = seen(0, 5000), seen(0, 50)
+
+    def step(obs: list[Observation], tier: str, cooling: int) -> tuple[str, int]:
+        choice = choose_tier(TIERS, obs, current=tier, cooling=cooling, age_s=0,
+                             cold_after_s=DAY)
+        return choice.tier.name, choice.cooling
+
+    assert step(slow, "hot", 0) == ("hot", 1)  # one estimate is no evidence yet
+    assert step(slow, "hot", 1) == ("cold", 0)  # the second in a row is
+    assert step(fast, "hot", 1) == ("hot", 0)  # a hot estimate between starts over
+    assert step(fast, "cold", 0) == ("hot", 0)  # warming up is at once
+    assert step(seen(0, 500), "hot", 1) == ("warm", 0)
+    assert step(seen(7), "warm", 1) == ("warm", 0)  # no growth known: stay
+
+
+def test_a_video_without_growth_yet_keeps_its_tier_and_an_old_one_goes_cold() -> None:
+    assert choose_tier(TIERS, [], current="hot", age_s=0, cold_after_s=DAY).tier == HOT
+    assert choose_tier(TIERS, seen(7), current="hot", age_s=0, cold_after_s=DAY).tier == HOT
+    old = choose_tier(TIERS, seen(0, 10**6), current="hot", age_s=DAY, cold_after_s=DAY)
+    assert old.tier == COLD
+    assert choose_tier(TIERS, [], current="gone", age_s=0, cold_after_s=DAY).tier == HOT
+
+
+def test_tier_for_takes_the_first_threshold_reached() -> None:
+    assert [tier_for(TIERS, r).name for r in (1000, 999, 100, 99, 0)] == \
+        ["hot", "warm", "warm", "cold", "cold"]
+
+
+def test_kept_observations_fold_runs_of_an_unchanged_count() -> None:
+    kept: list[Observation] = []
+    for obs in shown("1.1万", "1.1万", "1.1万", "1.1万", "1.2万", "1.2万", "1.2万"):
+        kept = keep_observations(kept, obs)
+    assert [(o.stat_play_text, o.at.hour - T0.hour) for o in kept] == [
+        ("1.1万", 0), ("1.1万", 3), ("1.2万", 4), ("1.2万", 6)]
+    for i in range(30):
+        kept = keep_observations(kept, Observation(at=T0 + timedelta(hours=7 + i),
+                                                   stat_play=13000 + 1000 * i))
+    assert len(kept) == MAX_OBSERVATIONS and kept[-1].stat_play == 42000
 
 
 def test_next_due_spreads_visits_by_the_jitter() -> None:

@@ -238,7 +238,8 @@ def build_video(
     errors = errors + files.errors
     status = "unavailable" if play.unavailable else ("partial" if errors else "ok")
     return Video(
-        vid=card.vid, url=card.url, title=card.title,
+        # A video no catalogue listed (`monitor --track`) has no card title: the page's.
+        vid=card.vid, url=card.url, title=card.title or fields.get("subtitle") or "",
         subtitle=fields.get("subtitle"),
         duration_s=card.duration_s if card.duration_s is not None else play.seconds,
         duration_text=card.duration_text,

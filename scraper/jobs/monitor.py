@@ -1,25 +1,29 @@
 """`scrape monitor`: follow a category over time, each video at the pace of its tier.
 
-A monitor job (``monitors``, one per site and category) says which tiers there are and
-until when to follow. Its schedule (``schedule``) has one entry per video, plus one for
-the catalogue; each entry's ``due`` is its next visit. Whoever visits (the monitor itself
-or any ``scrape worker``) claims the most overdue entry with a lease, then:
+A monitor job (``monitors``, one per site and category; ``monitor_job``) says which
+tiers there are and until when to follow. Its schedule (``schedule``) has one entry per
+video, plus one for the catalogue; each entry's ``due`` is its next visit. Whoever visits
+(the monitor itself or any ``scrape worker``) claims the most overdue entry with a lease,
+then:
 
 1. ``visit`` – the catalogue entry re-reads the category and adds the videos it has not
    seen, due at once; a video not yet in ``videos`` gets the full ``process_video``; a
    known one only has its page rendered: the play count from the page, ``comment_total``
-   from the comment page the page loads itself, new comments only when that total moved.
+   from the comment page the page loads itself, new comments only when that total moved;
+   the video in ``videos`` takes those figures (``crawl.revisit``).
    Each video visit writes one snapshot, ``_id`` ``vid:due``, so a visit redone after a
    lost lease overwrites its own snapshot instead of adding one.
-2. ``reschedule`` – the entry's tier follows its growth and age (``schedule.choose_tier``)
-   and its next ``due`` is the tier's interval away, with jitter; the claim is freed.
+2. ``reschedule`` – the entry keeps its last observations (``tiers.keep_observations``),
+   its tier follows their growth and its age (``tiers.choose_tier``: hotter at once, colder
+   only after consistent estimates), its next ``due`` is the tier's interval away, with
+   jitter; a tier move is counted on the entry (for `scrape status`); the claim is freed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -42,21 +46,20 @@ from ..models import (
     Tier,
 )
 from ..progress import Stats
-from ..site.load import Site, load_site
+from ..site.load import load_site
 from ..store.base import Store
 from ..store.documents import from_doc
 from ..store.target import open_store
 from .leases import Claim, Claimer, claim_or_give_back, serve
+from .monitor_job import new_job, open_job, video_entry
 from .outcome import Clock, Outcome, utc_now
-from .status import job_entries, next_due_line
-from .tiers import choose_tier, next_due, tier_named
+from .status import next_due_line
+from .tiers import choose_tier, keep_observations, next_due, tier_named
 
 __all__ = [
     "VisitResult",
     "active_jobs",
     "monitor_claimer",
-    "new_job",
-    "open_job",
     "run_monitor",
     "snapshot_id",
     "visit_and_reschedule",
@@ -65,8 +68,6 @@ __all__ = [
 _ANNOUNCE_EVERY_S = 60.0
 
 log = logging.getLogger(__name__)
-
-CATALOGUE = "catalogue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,63 +79,7 @@ class VisitResult:
     new_comments: int = 0
 
 
-# --- the job and its schedule ---------------------------------------------------------
-
-
-def new_job(
-    settings: Settings, site: Site, *, tiers: Sequence[Tier], now: datetime,
-    until: datetime | None = None, tracked: Sequence[str] = (),
-) -> MonitorJob:
-    return MonitorJob(
-        job=f"monitor:{site.profile.name}:{site.category.slug}", site=site.profile.name,
-        category=settings.category, tiers=list(tiers), cold_after_s=settings.cold_after_s,
-        jitter=settings.visit_jitter, catalogue_every_s=settings.catalogue_every_s,
-        pages=settings.pages, max_videos=settings.max_videos,
-        max_comments=settings.max_comments, no_media=settings.no_media,
-        tracked=[vid.rstrip("=") for vid in tracked], started=now, until=until,
-    )
-
-
-async def open_job(store: Store, job: MonitorJob, site: Site, *, now: datetime) -> int:
-    """Save the job and schedule its catalogue read and tracked videos (due now, unless
-    already scheduled); returns how many were new. A restart applies the new flags but
-    keeps when the job first started and every video tracked before."""
-    known = await store.get_doc("monitors", job.job)
-    if known is not None:
-        kept = [vid for vid in known.get("tracked", []) if vid not in job.tracked]
-        job = job.model_copy(update={"started": known["started"],
-                                     "tracked": [*job.tracked, *kept]})
-    await store.save_doc("monitors", job.job, job.model_dump())
-    entries = await job_entries(store, job.job)
-    await retime(store, job, entries)
-    catalogue = ScheduleEntry(id=f"{job.job}:{CATALOGUE}", job=job.job, kind="catalogue",
-                              key=CATALOGUE, tier=CATALOGUE, due=now, first_seen=now)
-    # The page has no title field: a tracked video the catalogue never lists keeps "".
-    scheduled = {entry.key for entry in entries}
-    tracked = [CardInfo(vid=vid, url=site.profile.video_url(vid), title="")
-               for vid in job.tracked if vid not in scheduled]
-    return await store.schedule_add([catalogue, *(video_entry(job, c, now) for c in tracked)])
-
-
-async def retime(store: Store, job: MonitorJob, entries: Sequence[ScheduleEntry]) -> int:
-    """Bring forward the visits the job's tiers now want sooner than planned (``--tiers``
-    changed; ``all:0s`` makes everything due); returns how many moved."""
-    moved = 0
-    for entry in entries:
-        tier = tier_named(job.tiers, entry.tier)
-        last = entry.last_visit or entry.first_seen
-        latest = last + timedelta(seconds=tier.interval_s * (1 + job.jitter) + 0.001)
-        if entry.kind == "video" and entry.state == "pending" and (
-                entry.due > latest or entry.tier != tier.name):
-            due = min(entry.due, last + timedelta(seconds=tier.interval_s))
-            moved += await store.schedule_move(entry.id, was=entry.due, due=due, tier=tier.name)
-    return moved
-
-
-def video_entry(job: MonitorJob, card: CardInfo, due: datetime) -> ScheduleEntry:
-    return ScheduleEntry(id=f"{job.job}:video:{card.vid}", job=job.job, kind="video",
-                         key=card.vid, card=card.model_dump(), tier=job.tiers[0].name,
-                         due=due, first_seen=due)
+# --- the schedule ------------------------------------------------------------------
 
 
 def snapshot_id(entry: ScheduleEntry) -> str:
@@ -218,6 +163,7 @@ async def first_visit(
                         stat_play_text=video.stat_play_text, comment_total=video.comment_total)
     comments = await ctx.store.count("comments", {"vid": card.vid})
     return VisitResult("first", Observation(at=now, stat_play=video.stat_play,
+                                            stat_play_text=video.stat_play_text,
                                             comment_total=video.comment_total),
                        new_comments=comments)
 
@@ -225,12 +171,14 @@ async def first_visit(
 async def revisit(
     ctx: VideoContext, job: MonitorJob, entry: ScheduleEntry, card: CardInfo, *, now: datetime
 ) -> VisitResult:
-    """Figures from the page as it is now, kept as the visit's snapshot."""
+    """Figures from the page as it is now, kept as the visit's snapshot and as the
+    video's latest figures."""
     last = entry.observations[-1].comment_total if entry.observations else None
     seen = await revisit_video(ctx, card, last_total=last)
     await save_snapshot(ctx, job, entry, now=now, stat_play=seen.stat_play,
                         stat_play_text=seen.stat_play_text, comment_total=seen.comment_total)
     return VisitResult("revisit", Observation(at=now, stat_play=seen.stat_play,
+                                              stat_play_text=seen.stat_play_text,
                                               comment_total=seen.comment_total),
                        new_comments=seen.new_comments)
 
@@ -259,12 +207,26 @@ async def reschedule(
         interval = tier_named(job.tiers, entry.tier).interval_s
         changes["due"] = next_due(interval, now, key=entry.id, jitter=job.jitter)
     else:
-        observations = [*entry.observations, result.observation][-2:]
-        tier = choose_tier(job.tiers, observations, cold_after_s=job.cold_after_s,
-                           age_s=(now - entry.first_seen).total_seconds())
-        changes |= {"tier": tier.name, "observations": [o.model_dump() for o in observations],
-                    "due": next_due(tier.interval_s, now, key=entry.id, jitter=job.jitter)}
+        observations = keep_observations(entry.observations, result.observation)
+        choice = choose_tier(job.tiers, observations, current=entry.tier,
+                             cooling=entry.cooling, cold_after_s=job.cold_after_s,
+                             age_s=(now - entry.first_seen).total_seconds())
+        changes |= {"tier": choice.tier.name, "cooling": choice.cooling,
+                    "observations": [o.model_dump() for o in observations],
+                    "due": next_due(choice.tier.interval_s, now, key=entry.id,
+                                    jitter=job.jitter),
+                    **_move(job.tiers, entry, choice.tier)}
     return await store.schedule_finish(entry.id, worker=worker, due=entry.due, changes=changes)
+
+
+def _move(tiers: Sequence[Tier], entry: ScheduleEntry, tier: Tier) -> dict[str, int]:
+    """The entry's move counter to bump when its tier changed (hotter or colder)."""
+    names = [t.name for t in tiers]
+    if tier.name == entry.tier or entry.tier not in names:  # not a move: tiers redefined
+        return {}
+    if names.index(tier.name) < names.index(entry.tier):
+        return {"moved_hotter": entry.moved_hotter + 1}
+    return {"moved_colder": entry.moved_colder + 1}
 
 
 # --- the jobs in the store ----------------------------------------------------------------
@@ -319,11 +281,14 @@ def monitor_claimer(
 async def run_monitor(
     settings: Settings, *, tiers: Sequence[Tier], duration_s: float | None = None,
     tracked: Sequence[str] = (), once: bool = False, enqueue_only: bool = False,
-    store: Store | None = None, session: Resources | None = None, clock: Clock = utc_now,
+    given: Collection[str] | None = None, store: Store | None = None,
+    session: Resources | None = None, clock: Clock = utc_now,
 ) -> Outcome:
     """`scrape monitor`: (re)start the job, then visit what is due until ``duration_s``
     runs out, Ctrl-C or, ``once``, nothing due is left.
 
+    ``given``: the job's fields the command set (``monitor_job.JOB_FLAGS``); on a restart
+    the others keep their stored values (None: every field is the command's).
     ``session`` (already open, left open) lets rounds in one process share one Chromium.
     """
     started, now, site = time.monotonic(), clock(), load_site(settings)
@@ -331,7 +296,7 @@ async def run_monitor(
     job = new_job(settings, site, tiers=tiers, now=now, until=until, tracked=tracked)
     if enqueue_only:
         async with store or open_store(settings.store) as opened:
-            await open_job(opened, job, site, now=now)
+            await open_job(opened, job, site, now=now, given=given)
             line = await next_due_line(opened, job.job, now)
             return Outcome(Stats(), time.monotonic() - started, opened.description, line)
     opening = nullcontext(session) if session else open_resources(
@@ -339,11 +304,12 @@ async def run_monitor(
     async with opening as session:
         before = Stats()
         before.update(session.stats)
-        await open_job(session.store, job, site, now=now)
+        job = (await open_job(session.store, job, site, now=now, given=given)).job
         claimer = monitor_claimer(session, job, clock=clock, horizon=now if once else None)
+        end = job.until
         await serve(lambda: _constant([claimer]), lanes=settings.concurrency, once=once,
                     lease_s=settings.lease_s, idle_s=settings.idle_poll_s,
-                    stop=lambda: until is not None and clock() >= until,
+                    stop=lambda: end is not None and clock() >= end,
                     on_idle=_announcer(session.store, job.job, clock))
         line = await next_due_line(session.store, job.job, clock())
         stats = Stats()

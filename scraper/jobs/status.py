@@ -9,7 +9,10 @@ from ..store.base import Store
 from ..store.documents import from_doc
 from .tiers import format_duration, tier_named
 
-__all__ = ["job_entries", "next_due_line", "status_lines"]
+__all__ = ["MARKS", "job_entries", "moves_line", "next_due_line", "status_lines"]
+
+# One document per monitor job: each video's tier-move counters as the last status saw them.
+MARKS = "status_marks"
 
 
 async def next_due_line(store: Store, job: str, now: datetime) -> str:
@@ -24,12 +27,14 @@ async def next_due_line(store: Store, job: str, now: datetime) -> str:
 
 
 async def status_lines(store: Store, now: datetime) -> list[str]:
-    """Per monitor job and tier: videos, next due, failures of the last visit; then the
-    runs whose frontier workers are still working through."""
+    """Per monitor job and tier: videos, next due, failures of the last visit, tier moves
+    since the last status; then the runs whose frontier workers are still working through."""
     lines: list[str] = []
     for doc in await store.find_docs("monitors", {}):
         job = from_doc(MonitorJob, doc)
-        lines += _job_lines(job, await job_entries(store, job.job), now)
+        entries = await job_entries(store, job.job)
+        lines += _job_lines(job, entries, now)
+        lines.append(await moves_line(store, job.job, entries, now))
     for doc in await store.find_docs("runs", {"status": "running"}):
         counts = await store.frontier_counts(doc["_id"], kind="video")
         lines.append(f"run {doc['_id']} ({doc['job']}): running; videos " + ", ".join(
@@ -66,11 +71,25 @@ def _job_lines(job: MonitorJob, entries: list[ScheduleEntry], now: datetime) -> 
     return lines
 
 
+async def moves_line(
+    store: Store, job: str, entries: list[ScheduleEntry], now: datetime
+) -> str:
+    """How many videos changed tier since the last status (which this one becomes)."""
+    mark = await store.get_doc(MARKS, job)
+    seen: dict[str, list[int]] = mark["moves"] if mark else {}
+    counts = {e.key: [e.moved_hotter, e.moved_colder] for e in entries if e.kind == "video"}
+    moved = [key for key, count in counts.items() if count != seen.get(key, [0, 0])]
+    hotter, colder = (sum(counts[k][i] - seen.get(k, [0, 0])[i] for k in moved) for i in (0, 1))
+    await store.save_doc(MARKS, job, {"at": now, "moves": counts})
+    since = f"the last status ({_clock(mark['at'])})" if mark else "the job started"
+    videos = f"{len(moved)} video{'' if len(moved) == 1 else 's'}"
+    return (f"  tier moves since {since}: {videos} moved ({hotter} to a hotter tier, "
+            f"{colder} to a colder one)")
+
+
 async def job_entries(store: Store, job: str) -> list[ScheduleEntry]:
     docs = await store.find_docs("schedule", {"job": job})
     return [from_doc(ScheduleEntry, doc) for doc in docs]
-
-
 
 
 def _clock(at: datetime) -> str:

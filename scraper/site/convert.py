@@ -21,6 +21,7 @@ __all__ = [
     "Converter",
     "absolutize",
     "converter",
+    "count_step",
     "parse_count",
     "parse_duration",
     "parse_int",
@@ -58,8 +59,7 @@ def parse_int(value: str) -> int | None:
 
 def parse_count(value: str) -> int | None:
     """A displayed count: "378", "1,322", "2.2万" (22000), "104万", "3.5亿"."""
-    text = "".join(value.split()).replace(",", "").replace("，", "")
-    match = _COUNT.match(text)
+    match = _count_match(value)
     if not match:
         return None
     try:
@@ -67,6 +67,23 @@ def parse_count(value: str) -> int | None:
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals
         return None
     return int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _count_match(value: str) -> re.Match[str] | None:
+    return _COUNT.match("".join(value.split()).replace(",", "").replace("，", ""))
+
+
+def count_step(value: str) -> int | None:
+    """The resolution of a displayed count: how far apart two values it can show lie.
+
+    "1,322" -> 1, "4.1万" -> 1,000, "104万" -> 10,000, "1.2亿" -> 10,000,000; ``None`` for
+    text that is no count. A count the site shows unchanged may have grown by less than this.
+    """
+    match = _count_match(value)
+    if not match:
+        return None
+    scale: int = 10 ** len(match["num"].partition(".")[2])  # decimals shown
+    return max(1, _UNITS[match["unit"]] // scale)
 
 
 def parse_duration(value: str) -> int | None:
