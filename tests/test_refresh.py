@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
