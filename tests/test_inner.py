@@ -7,12 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from scraper.config import Settings
 from scraper.repair.inner import inner_regexes
+from scraper.repair.refresh import pager_sample
 from scraper.repair.relocate import Between, Repair, Sample, relocate, repaired_fields
 from scraper.repair.samples import agrees
 from scraper.site.convert import converter
 from scraper.site.extract import extract_page
+from scraper.site.load import load_site
 from scraper.site.selector_files import FieldSpec, SelectorSet
+
+REPO_SELECTORS = Path(__file__).resolve().parent.parent / "selectors"
 
 
 def selectors(*fields: FieldSpec) -> SelectorSet:
@@ -121,3 +126,16 @@ def test_gone_optional_field_and_broken_required_one() -> None:
     required = FieldSpec(name="last", xpath='//a[@title="末页"]/@href', convert="url",
                          required=True)
     assert one(required, pages).status == "unrepaired"
+
+
+def test_a_catalogue_page_implies_its_number_and_the_next_url() -> None:
+    """The next page's URL is a fact when that page was loaded too, even if this page only
+    names it through a script; unknown (not absent) on the last page sampled."""
+    settings = Settings(selectors_dir=REPO_SELECTORS)
+    site = load_site(settings)
+    url = site.profile.catalogue_url(settings.category, 2)
+    html = page("<button data-goto='3'>下一页</button>")
+    implied = pager_sample(site, settings, url, html, 2, sampled={1, 2, 3})
+    assert implied.known == {"current": 2,
+                             "next_url": site.profile.catalogue_url(settings.category, 3)}
+    assert pager_sample(site, settings, url, html, 2, sampled={1, 2}).known == {"current": 2}
