@@ -1,10 +1,10 @@
-"""Benchmark `scrape refresh-selectors` on the replica's redesign.
+"""Benchmark `scrape refresh-selectors` on each of the replica's redesigns.
 
-Crawls 60 videos of the 2018 layout (the evidence a real deployment would have), switches
-the replica to its redesign and times `refresh-selectors --sample 20 --write` from the
-2018 selectors, with the peak PSS of its process tree. Then crawls the redesign with the
-repaired versions and reports the share of fields that equal what the 2018 crawl stored.
-One JSON line; figures only.
+For each redesign: crawls 60 videos of the 2018 layout (the evidence a real deployment
+would have), switches the replica to the redesign and times `refresh-selectors --sample 20
+--write` from the 2018 selectors, with the peak PSS of its process tree. Then crawls the
+redesign with the repaired versions and counts the fields that differ from what the 2018
+crawl stored (wrong values). One JSON line per redesign; figures only.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def videos(store: Path) -> dict[str, dict[str, Any]]:
     return {d["_id"]: d for d in docs}
 
 
-def main() -> None:
+def bench(layout: str) -> dict[str, Any]:
     with replica(150, faults="off") as port, tempfile.TemporaryDirectory() as tmp:
         resolve = f"*.test=127.0.0.1:{port}"
         selectors = Path(tmp) / "selectors"
@@ -42,7 +42,7 @@ def main() -> None:
         common = ["--resolve", resolve, "--selectors", str(selectors)]
         scrape("run", "--max-videos", "60", "--no-media", "--store", f"{tmp}/s2018", *common,
                cwd=tmp)
-        set_layout(port, "redesign")
+        set_layout(port, layout)
         started = time.monotonic()
         proc = subprocess.Popen(
             [str(BIN / "scrape"), "-q", "refresh-selectors", "--sample", "20", "--write",
@@ -58,13 +58,20 @@ def main() -> None:
         before, after = videos(Path(tmp) / "s2018"), videos(Path(tmp) / "sNew")
     compared = [(vid, f) for vid in before for f in FIELDS]
     correct = sum(vid in after and after[vid][f] == before[vid][f] for vid, f in compared)
-    print(json.dumps({
-        "exit": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 2),
+    wrong = sum(vid in after and after[vid][f] != before[vid][f] for vid, f in compared)
+    return {
+        "layout": layout, "exit": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_pss_mb": round(sampler.peak_kb / 1024, 1),
-        "repaired": table.count("repaired"), "unrepaired": table.count("unrepaired"),
+        "repaired": table.count("│ repaired"), "unrepaired": table.count("│ unrepaired"),
+        "gone": table.count("│ gone"), "wrong_values": wrong,
         "fields_correct_share": round(correct / len(compared), 4) if compared else None,
-    }))
+    }
+
+
+def main() -> None:
+    for layout in ("redesign", "redesign2"):
+        print(json.dumps(bench(layout)), flush=True)
 
 
 if __name__ == "__main__":

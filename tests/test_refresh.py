@@ -5,17 +5,21 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scraper.config import Settings, parse_resolve
+from scraper.jobs.monitor import run_monitor
 from scraper.jobs.run import run_crawl
+from scraper.jobs.tiers import parse_tiers
 from scraper.repair.refresh import refresh_selectors
 from scraper.repair.report import render_report
 from scraper.store.target import open_store
 from tests.conftest import CHROMIUM
+from tests.test_cli import scrape
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -127,3 +131,66 @@ async def test_drift_is_counted_with_urls(make_replica: Any, tmp_path: Path) -> 
     assert outcome.stats["videos.failed"] == 4
     assert outcome.stats["drift.video"] == 4
     assert all("v.youku.test" in url for url in outcome.stats.examples["drift.video"])
+
+
+# --- the second, harder redesign ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def redesigned2(make_replica: Any, tmp_path_factory: pytest.TempPathFactory
+                      ) -> AsyncIterator[tuple[Any, Path, Path]]:
+    """A replica crawled once in its 2018 layout, then switched to the second redesign."""
+    tmp = tmp_path_factory.mktemp("refresh2")
+    selectors = copy_selectors(tmp)
+    async with make_replica(videos=60, seed=5, faults=False) as rep:
+        await run_crawl(settings_for(rep, tmp, selectors, "store"))
+        rep.layout = "redesign2"
+        yield rep, tmp, selectors
+
+
+async def test_refresh_repairs_the_second_redesign_in_one_run(redesigned2: Any) -> None:
+    """Values inside words, a URL inside a JSON attribute, a removed field (gone), a head
+    copy of the title: one --write exits 0 and the next crawl and monitor equal the truth."""
+    rep, tmp, selectors = redesigned2
+    rc, out, err = await scrape(
+        "-q", "refresh-selectors", "--sample", "9", "--write", "--store", str(tmp / "store"),
+        "--resolve", rep.resolve, "--selectors", str(selectors), cwd=tmp)
+    assert rc == 0, out + err
+    assert "warning: pager.last_url is gone" in out and "warning: pager.last_page is gone" in out
+    assert "累计播放" in out  # the play count's regex, around its words, in the table
+    pager = (selectors / "youku" / "pages" / "pager" / "v2.toml").read_text(encoding="utf-8")
+    assert "[fields.last_url]" not in pager and "[fields.last_page]" not in pager
+    assert "dropped (gone) last_url, last_page" in pager and "regex" in pager
+    video_v2 = (selectors / "youku" / "pages" / "video" / "v2.toml").read_text(encoding="utf-8")
+    assert "meta" not in video_v2.split("[fields.subtitle]")[1].split("[fields.")[0]
+
+    settings = settings_for(rep, tmp, selectors, "store-redesign2", max_videos=45)
+    outcome = await run_crawl(settings)
+    assert outcome.stats["videos.failed"] == 0
+    videos = await stored(settings.store)
+    truth, now = rep.truth, rep.clock.now()
+    assert sorted(videos) == sorted(truth.categories["jrrm"][:45])  # three pages: next_url
+    for vid, doc in videos.items():
+        tv = truth.video(vid)
+        assert {k: doc[k] for k in STATIC} == {k: getattr(tv, k) for k in STATIC}
+        assert doc["category"] == (tv.tag or "未分类")
+        assert doc["stat_play_text"] == truth.views_text(vid, now)
+        assert doc["stat_cmt"] == truth.comment_counts(vid, now)[1]
+        assert doc["crawl"]["selectors"] == {"video": "video@v2"}
+
+    # The monitor's revisits read the play count from the repaired video page.
+    monitor = replace(settings, store=str(tmp / "store-monitor"), pages=1, max_videos=4)
+    def clock() -> datetime:
+        return datetime.fromtimestamp(rep.clock.now(), UTC)
+    times = []
+    for _ in range(2):
+        await run_monitor(monitor, tiers=parse_tiers("all:0s"), once=True, clock=clock)
+        times.append(rep.clock.now())
+        rep.clock.advance(6 * 3600)
+    async with open_store(monitor.store) as store:
+        snaps = [d async for d in store.iter_docs("snapshots")]
+    assert len(snaps) == 8 and {s["ts"].timestamp() for s in snaps} == set(times)
+    for snap in snaps:
+        t = snap["ts"].timestamp()
+        assert snap["stat_play_text"] == truth.views_text(snap["vid"], t)
+        assert snap["comment_total"] == truth.comment_counts(snap["vid"], t)[1]

@@ -221,11 +221,26 @@ def test_decoy_right_on_one_page_wrong_on_another_is_not_taken() -> None:
     assert repairs["subtitle"].status == "repaired"
 
 
-def test_a_value_found_nowhere_is_unrepaired_not_guessed() -> None:
+def test_a_value_found_nowhere_is_gone_not_guessed() -> None:
+    """The views element is removed: an optional field found nowhere is gone, not guessed,
+    and a new version leaves it out."""
     samples = [video_sample(n, new=True, views=False) for n in (1, 2, 3)]
-    repairs = by_field(relocate(v1("video"), samples, scheme="http"))
-    assert repairs["stat_play"].status == "unrepaired"
-    assert repairs["stat_play"].reason == "known value not found on any sample"
+    base = v1("video")
+    repairs = relocate(base, samples, scheme="http")
+    stat_play = by_field(repairs)["stat_play"]
+    assert (stat_play.status, stat_play.new_xpath) == ("gone", None)
+    assert stat_play.reason.endswith("known value not found on any sample")
+    assert "stat_play" not in repaired_fields(base, repairs)
+    assert "subtitle" in repaired_fields(base, repairs)
+
+
+def test_a_required_value_found_nowhere_is_unrepaired() -> None:
+    base = v1("video")
+    stat_play = replace(base.fields["stat_play"], required=True)
+    samples = [video_sample(n, new=True, views=False) for n in (1, 2, 3)]
+    repairs = relocate(replace(base, fields={**base.fields, "stat_play": stat_play}), samples,
+                       scheme="http")
+    assert by_field(repairs)["stat_play"].status == "unrepaired"
 
 
 def broken_category() -> SelectorSet:

@@ -43,9 +43,11 @@ __all__ = [
 ]
 
 _SOURCE = re.compile(r"^(?:(?P<loc>.+?)/)?@(?P<attr>[A-Za-z_][\w:.-]*)$")
-# Attributes whose value names a role rather than carrying data; href/src/alt/style change
-# with the data or the theme and would make brittle anchors.
-_STABLE_ATTRS = frozenset({"title", "rel", "role", "aria-label", "itemprop", "name", "type"})
+# Attributes whose value names a role or a state rather than carrying data (the current
+# page is often marked only by aria-current or disabled); href/src/alt/style change with
+# the data or the theme and would make brittle anchors.
+_STABLE_ATTRS = frozenset({"title", "rel", "role", "aria-label", "itemprop", "name", "type",
+                           "aria-current", "aria-selected", "disabled"})
 # Class tokens and ids minted by build tools (css-1x2y3z, sc-aBcD, _3kd92) or holding
 # numbers (module ids, counters) change from one deploy or page to the next.
 _GENERATED = re.compile(r"\d{3,}|^(?:css|sc|jsx|svelte|emotion)-|^_|[A-Z].*\d|\d.*[A-Z]")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +74,12 @@ class RefreshReport:
     def failed(self) -> list[str]:
         return [f"{p.page}.{f}" for p in self.pages for f in p.unrepaired_required]
 
+    @property
+    def gone(self) -> list[str]:
+        """Optional fields whose element is on no sample any more (left out when written)."""
+        return [f"{p.page}.{r.field}" for p in self.pages for r in p.repairs
+                if r.status == "gone"]
+
 
 async def refresh_selectors(settings: Settings, *, sample: int, write: bool) -> RefreshReport:
     """Check and repair every page type's selectors against live pages."""
@@ -90,10 +96,11 @@ async def refresh_selectors(settings: Settings, *, sample: int, write: bool) -> 
         finally:
             await tabs.close()
         reports = []
+        sampled = {n for _, _, n in catalogue_pages}
         for selectors, samples in (
             (site.catalogue, [catalogue_sample(url, html, stored) for url, html, _ in
                               catalogue_pages]),
-            (site.pager, [pager_sample(site, settings, url, html, n)
+            (site.pager, [pager_sample(site, settings, url, html, n, sampled=sampled)
                           for url, html, n in catalogue_pages]),
             (site.video, [video_sample(url, html, stored.get(vid)) for vid, url, html in
                           video_pages]),
@@ -188,12 +195,16 @@ def catalogue_sample(url: str, html: str, stored: Mapping[str, Video]) -> Sample
     return Sample(html=html, url=url, known={"items": items})
 
 
-def pager_sample(site: Site, settings: Settings, url: str, html: str, page: int) -> Sample:
-    """The page number is known; so is the next page's URL, when the page links to it."""
+def pager_sample(site: Site, settings: Settings, url: str, html: str, page: int, *,
+                 sampled: Set[int] = frozenset()) -> Sample:
+    """What the page implies, as facts: its own number (it was loaded by it) and the next
+    page's URL when that page was loaded too or this one links to it; otherwise the next
+    page is unknown (this may be the last page, or link to it only through a script)."""
     following = site.profile.catalogue_url(settings.category, page + 1)
     path = following.split("://", 1)[-1].split("/", 1)[-1]
     known: dict[str, Any] = {"current": page}
-    known["next_url"] = following if f"/{path}" in html else None
+    if page + 1 in sampled or f"/{path}" in html:
+        known["next_url"] = following
     return Sample(html=html, url=url, known=known)
 
 
@@ -227,8 +238,11 @@ async def repair_page(
     found = await asyncio.to_thread(relocate, newest, samples, scheme=scheme,
                                     fingerprints=prints)
     repairs = tuple(found)
+    for repair in repairs:
+        if repair.status == "gone":
+            log.warning("%s.%s is gone: %s", newest.page, repair.field, repair.reason)
     written = None
-    if write and any(r.status == "repaired" for r in repairs):
+    if write and any(r.status in ("repaired", "gone") for r in repairs):
         written = str(write_new_version(newest, repairs))
     return PageReport(newest.page, newest.label, repairs, written, len(samples), required)
 
@@ -242,7 +256,9 @@ def _ok(selectors: SelectorSet, name: str, pages: int) -> Repair:
 
 def write_new_version(newest: SelectorSet, repairs: Sequence[Repair]) -> Path:
     fixed = [r.field for r in repairs if r.status == "repaired"]
-    reason = (f"refresh-selectors {datetime.now(UTC):%Y-%m-%d %H:%M}Z: relocated "
-              + ", ".join(fixed))
+    gone = [r.field for r in repairs if r.status == "gone"]
+    reason = f"refresh-selectors {datetime.now(UTC):%Y-%m-%d %H:%M}Z: " + "; ".join(
+        part for part in (", ".join(fixed) and "relocated " + ", ".join(fixed),
+                          ", ".join(gone) and "dropped (gone) " + ", ".join(gone)) if part)
     return write_version(newest, reason=reason, fields=repaired_fields(newest, repairs),
                          derived_from=newest.version, items=repaired_items(newest, repairs))

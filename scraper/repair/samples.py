@@ -32,8 +32,10 @@ __all__ = [
     "Sample",
     "Tally",
     "agrees",
+    "describe_miss",
     "expected",
     "judge",
+    "page_label",
     "value_of",
 ]
 
@@ -71,17 +73,21 @@ class Between:
 
 @dataclass(frozen=True, slots=True)
 class Repair:
-    """What happened to one field (``items`` for a list page's container XPath)."""
+    """What happened to one field (``items`` for a list page's container XPath).
+
+    ``gone``: an optional field whose element is on none of the samples any more; a new
+    version leaves it out."""
 
     field: str
     old_xpath: str
-    status: Literal["ok", "repaired", "unrepaired"]
+    status: Literal["ok", "repaired", "unrepaired", "gone"]
     new_xpath: str | None
     new_regex: str | None
     confidence: float
     pages_agreeing: int
     pages_checked: int
     reason: str
+    disagreements: tuple[str, ...] = ()  # what the pages that did not agree gave
 
 
 @dataclass(slots=True)
@@ -243,11 +249,30 @@ class Tally:
     checked: int = 0
     wrong: bool = False
     seen: frozenset[str] = frozenset()  # distinct known values met: one alone proves little
+    multi: bool = False  # some context selected several elements (the value among others)
+    missed: list[Page] = field(default_factory=list)  # checked pages that did not agree
+    notes: list[str] = field(default_factory=list)  # what each of them gave
 
-    def add(self, verdicts: list[str], seen: set[str]) -> None:
+    def add(self, verdicts: list[str], seen: set[str], *, page: Page | None = None,
+            note: str = "") -> None:
         if "wrong" in verdicts:
             self.wrong = True
         elif verdicts and set(verdicts) != {"unknown"}:
             self.checked += 1
             self.agree += "miss" not in verdicts
             self.seen = self.seen | seen
+            if "miss" in verdicts and page is not None:
+                self.missed.append(page)
+                self.notes.append(note)
+
+
+def page_label(url: str) -> str:
+    """A sampled page as the report names it: the last part of its URL."""
+    return url.rstrip("/").rsplit("/", 1)[-1] or url
+
+
+def describe_miss(value: Any, want: Any) -> str:
+    """What a page gave instead of its known value, for the report."""
+    known = f"{want.low:g}–{want.high:g}" if isinstance(want, Between) else repr(want)
+    gave = "nothing" if value is None or value == [] else repr(value)
+    return f"gave {gave}, known {known}"
