@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, ScraperError, TokenRejected
+from ..errors import FATAL, ConfigError, ScraperError, TokenRejected
 from ..models import CardInfo, PlayInfo, Segment, SegmentRef
 from ..net.download import DownloadResult, download, jpeg_dimensions
 from .context import VideoContext
@@ -140,6 +140,8 @@ async def fetch_segment(
 async def _fresh_url(refresher: _Refresher, index: int) -> str | None:
     try:
         return await refresher.url_for(index)
+    except FATAL:
+        raise
     except ScraperError as exc:
         log.warning("could not refresh segment URLs: %s", exc)
         return None

@@ -28,7 +28,7 @@ from ..crawl.context import VideoContext
 from ..crawl.media import prepare_media_dir
 from ..crawl.resources import open_resources
 from ..crawl.video import process_video
-from ..errors import ScraperError, SiteUnreachable, first_error
+from ..errors import FATAL, ScraperError, SiteUnreachable, first_error
 from ..models import CardInfo, FrontierItem, RunRecord
 from ..progress import Reporter, Stats
 from ..site.load import Site, load_site
@@ -168,6 +168,8 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
         page = int(item.payload["page"])
         try:
             cards, next_url = await read_catalogue_page(ctx, item.payload["url"], page=page)
+        except FATAL:
+            raise
         except ScraperError as exc:
             await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
             if page == 1 and queued == 0:
