@@ -15,8 +15,9 @@ from ..errors import BrowserError, PageLost
 
 __all__ = ["first_line", "playwright_errors", "within"]
 
-# How Playwright words an operation on a page, context or browser that went away.
-_GONE = re.compile(r"closed|crash|disconnected", re.IGNORECASE)
+# How Playwright words an operation on a page, context or browser that went away; a
+# navigation cut by a renderer crash fails as aborted (the crash event comes after it).
+_GONE = re.compile(r"closed|crash|disconnected|detached|ERR_ABORTED", re.IGNORECASE)
 
 
 @contextlib.contextmanager

@@ -107,8 +107,7 @@ class Tab:
         """Wake whoever waits for this page's replies: they will not come."""
         self._gone = True
         for fut in self._results.values():
-            if not fut.done():
-                fut.set_exception(PageLost("the page went away"))
+            _fail(fut, PageLost("the page went away"))
 
     @contextlib.asynccontextmanager
     async def _guard(self, what: str, *, limit_s: float | None = None) -> AsyncIterator[None]:
@@ -188,8 +187,7 @@ class Tab:
             with playwright_errors(f"cannot read {response.url}"):
                 body = await response.text()
         except BrowserError as exc:
-            if not fut.done():
-                fut.set_exception(exc)
+            _fail(fut, exc)
             return
         if not fut.done():
             fut.set_result(Captured(url=response.url, status=response.status, body=body))
@@ -226,6 +224,14 @@ class Tab:
         self._context, self._page, self._cookies = None, None, None
         if context is not None:
             await self._browser.close_page(context, page)
+
+
+def _fail(fut: asyncio.Future[Captured], exc: BrowserError) -> None:
+    """Fail a capture; ``_collect`` reads the error if the visit still waits for it, and
+    a visit that was given up must not leave a "never retrieved" error behind."""
+    if not fut.done():
+        fut.set_exception(exc)
+        fut.exception()
 
 
 class TabPool:
