@@ -142,10 +142,10 @@ async def _attempt(
         raise
     except FetchError as exc:
         raise _Retry(str(exc)) from exc
-    except OSError as exc:
+    except OSError as exc:  # writing the part file; aiohttp's errors are FetchErrors here
         if exc.errno == errno.ENOSPC:
             raise DiskFull(f"no space left on the device of {part.parent}") from exc
-        raise
+        raise FetchError(f"cannot write {part}: {exc.strerror or exc}") from exc
     if expected_size is not None and size != expected_size:
         raise _Retry(f"got {size} bytes, expected {expected_size}", restart=True)
     return size, hasher.hexdigest()
