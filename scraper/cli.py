@@ -18,6 +18,10 @@ __all__ = ["main"]
 
 T = TypeVar("T")
 
+# `scrape run` finished, but some videos failed (the summary says why; the next run of
+# the same job retries them). Errors' own codes are on the ScraperError classes.
+EXIT_WITH_FAILURES = 6
+
 _RESOLVE_HELP = ("Map hosts to an address: 'PATTERN=ADDR:PORT' (e.g. '*.test=127.0.0.1:8899') "
                  "or curl's --resolve form 'HOST:PORT:ADDR'. Repeatable; also read from "
                  "SCRAPER_RESOLVE.")
@@ -25,6 +29,25 @@ _DEFAULTS = config.Settings()
 _STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB) or a directory (the "
                "embedded JSON store). Default: MONGODB_URI, else mongodb://localhost:27017/"
                "scraper if it answers within 2 s, else ./scrape-data.")
+
+
+def _browser_life(command: Callable[..., None]) -> Callable[..., None]:
+    """The options that bound Chromium's life on long runs (run, monitor, worker)."""
+    options = [
+        click.option("--browser-relaunches", type=click.IntRange(min=0),
+                     default=_DEFAULTS.browser_relaunches, show_default=True,
+                     help="Relaunch a Chromium that died this many times per run, then "
+                     "stop (exit 5)."),
+        click.option("--browser-memory", "browser_memory_mb", type=click.FloatRange(min=1),
+                     help="Retire Chromium for a fresh one (between visits, no work lost) "
+                     "when its processes' PSS passes this many MB."),
+        click.option("--recycle-browser-after", "browser_recycle_visits",
+                     type=click.IntRange(min=1),
+                     help="Retire Chromium for a fresh one after this many page visits."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,6 +106,7 @@ def _log_levels(*, verbose: int) -> None:
               "/usr/bin/chromium, then Playwright's own).")
 @click.option("--enqueue-only", is_flag=True,
               help="Only read the catalogue into the store; `scrape worker`s crawl the videos.")
+@_browser_life
 def run(**options: Any) -> None:
     """Crawl a whole category: videos, files, comments and a stats snapshot.
 
@@ -104,10 +128,10 @@ def run(**options: Any) -> None:
     outcome = _run_async(lambda: run_crawl(settings, reporter=reporter))
     click.echo(format_summary(outcome.stats, store=outcome.store, media=outcome.media_dir,
                               elapsed_s=outcome.elapsed_s), err=True)
-    if outcome.stats["videos.failed"] and not any(
-        outcome.stats[k] for k in ("videos.ok", "videos.partial", "videos.unavailable")
-    ):
-        sys.exit(1)
+    if outcome.stats["videos.failed"]:
+        stored = any(outcome.stats[k] for k in ("videos.ok", "videos.partial",
+                                                 "videos.unavailable"))
+        sys.exit(EXIT_WITH_FAILURES if stored else 1)
 
 
 @cli.command()
@@ -240,6 +264,7 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
 @click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
               help="Use site profiles and selector files from this directory.")
 @click.option("--chromium", help="Chromium executable.")
+@_browser_life
 def monitor(**options: Any) -> None:
     """Follow a category over time: new videos crawled in full once, then their views and
     comments revisited at the pace of their tier (hot hourly, cold daily).
@@ -284,9 +309,10 @@ def monitor(**options: Any) -> None:
 @click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
               help="Use site profiles and selector files from this directory.")
 @click.option("--chromium", help="Chromium executable.")
+@_browser_life
 def worker(worker_id: str | None, store: str | None, media_dir: Path,
            resolve: tuple[str, ...], concurrency: int, once: bool, selectors_dir: Path | None,
-           chromium: str | None) -> None:
+           chromium: str | None, **browser_life: Any) -> None:
     """Crawl what the store holds: videos of `scrape run --enqueue-only` runs and due
     visits of `scrape monitor` jobs. Start any number against one MongoDB store."""
     from .jobs.worker import run_worker
@@ -295,6 +321,7 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
         store=_store_target(store), media_dir=media_dir, selectors_dir=selectors_dir,
         resolve=_resolve_rules(resolve), concurrency=concurrency,
         chromium=config.find_chromium(chromium), worker_id=worker_id or _DEFAULTS.worker_id,
+        **browser_life,
     ).checked()
     outcome = _run_async(lambda: run_worker(settings, once=once))
     videos = {k.removeprefix("videos."): v for k, v in outcome.stats.items()
@@ -358,6 +385,9 @@ def _settings(**options: Any) -> config.Settings:
         streams=tuple(options.get("streams") or ("mp4sd",)),
         headed=options["headed"], slow_mo_ms=options["slow_mo"],
         chromium=config.find_chromium(options["chromium"], headless=not options["headed"]),
+        browser_relaunches=options["browser_relaunches"],
+        browser_memory_mb=options["browser_memory_mb"],
+        browser_recycle_visits=options["browser_recycle_visits"],
     ).checked()
 
 

@@ -174,6 +174,13 @@ class Settings:
     backoff_base_s: float = 0.25
     backoff_max_s: float = 8.0
     visits_per_page: int = 100
+    # Chromium dies now and then on long runs (a renderer out of memory, the OOM killer):
+    # it is relaunched this many times per run before the run gives up.
+    browser_relaunches: int = 3
+    # Retire Chromium for a fresh one, between visits, when its process tree's PSS passes
+    # this many MB, or after this many visits; None: never.
+    browser_memory_mb: float | None = None
+    browser_recycle_visits: int | None = None
     pages_per_context: int = 8
     lease_s: float = 120.0
     worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")

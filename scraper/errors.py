@@ -13,7 +13,14 @@ aiohttp, motor/pymongo) are translated at the module that owns them and re-raise
     ├── SiteUnreachable             the site does not answer at start: abort (exit 3)
     ├── StoreError                  store unreachable or a write failed: abort (exit 4)
     ├── BrowserError                Chromium failed to start (abort) or a page failed
-    │                               (the video is retried, then marked failed)
+    │   │                           (the video is retried, then marked failed)
+    │   └── PageLost                the page crashed, hung past its deadline or lost its
+    │                               browser: a new tab (Chromium relaunched if need be)
+    │                               and the visit is retried
+    ├── BrowserKeepsDying           Chromium died more often than a run allows: abort
+    │                               (exit 5; no video or page handler swallows it)
+    ├── DiskFull                    no space left in the media directory: stop (exit 7);
+    │                               partial files stay for the resume
     ├── FetchError                  HTTP failure after retries: that item is marked failed
     │   ├── TokenRejected           the API refused a token (-6004/-6005, bad sign, 403):
     │   │                           re-obtain it from the browser and retry
@@ -27,11 +34,15 @@ aiohttp, motor/pymongo) are translated at the module that owns them and re-raise
 from __future__ import annotations
 
 __all__ = [
+    "FATAL",
     "BrowserError",
+    "BrowserKeepsDying",
     "ConfigError",
+    "DiskFull",
     "ExtractionError",
     "FetchError",
     "MalformedResponse",
+    "PageLost",
     "ScraperError",
     "SelectorFileError",
     "SiteUnreachable",
@@ -76,6 +87,29 @@ class BrowserError(ScraperError):
     exit_code = 5
 
 
+class PageLost(BrowserError):
+    """Raised by browser when a page crashed, hung past its deadline or lost its browser.
+
+    The tab drops the page (the next visit opens a new one, on a relaunched Chromium if
+    the browser died); the caller retries the visit.
+    """
+
+
+class BrowserKeepsDying(ScraperError):
+    """Raised by browser when Chromium died more often than a run allows; the run aborts.
+
+    Not a ``BrowserError``: handlers that fail one page or one video must let it through.
+    """
+
+    exit_code = 5
+
+
+class DiskFull(ScraperError):
+    """Raised by download on ENOSPC: the run stops, partial files stay for the resume."""
+
+    exit_code = 7
+
+
 class FetchError(ScraperError):
     """Raised by api/download when a request still fails after its retries."""
 
@@ -98,6 +132,11 @@ class ExtractionError(ScraperError):
     def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+# Errors that end the run wherever they are raised: a handler that fails one page, video
+# or visit re-raises these (``except FATAL: raise``) before catching ``ScraperError``.
+FATAL: tuple[type[ScraperError], ...] = (StoreError, BrowserKeepsDying, DiskFull)
 
 
 def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -155,7 +155,8 @@ class RunRecord(_Record):
     category: str
     started: datetime
     finished: datetime | None = None
-    status: Literal["running", "finished", "interrupted", "failed"] = "running"
+    # "incomplete": done, but some videos failed; the next run of the job retries them.
+    status: Literal["running", "finished", "incomplete", "interrupted", "failed"] = "running"
     counters: dict[str, int] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
 

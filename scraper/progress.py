@@ -103,7 +103,7 @@ def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: fl
     done = sum(videos.values())
     rate = done / elapsed_s * 60 if elapsed_s > 0 else 0.0
     lines = [
-        f"Stored {done} videos in {elapsed_s:.1f}s ({rate:.0f}/min) to {store}",
+        f"{_headline(stats, done)} in {elapsed_s:.1f}s ({rate:.0f}/min) to {store}",
         "  videos:    " + _kinds(videos),
         f"  segments:  {stats['segments.ok']} ok, {stats['segments.failed']} failed, "
         f"{stats['segments.paywalled']} paywalled previews",
@@ -113,6 +113,9 @@ def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: fl
         f"{stats['comments.failed']} videos with comment errors",
         f"  retries:   {stats['retries.token']} token refreshes, "
         f"{stats['retries.page']} page re-renders",
+        f"  browser:   {stats['browser.relaunches']} relaunches, "
+        f"{stats['browser.page_crashes']} page crashes, {stats['browser.page_timeouts']} "
+        f"hung pages, {stats['browser.recycles']} recycled",
     ]
     if media:
         lines.append(f"  media:     {media}")
@@ -124,6 +127,20 @@ def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: fl
     for kind in reasons[:10]:
         lines.append(f"  {kind.removeprefix('failed.')}: {stats[kind]}")
     return "\n".join(lines)
+
+
+def _headline(stats: Stats, done: int) -> str:
+    """Stored and failed videos, with the failures' reasons: never "Stored N" when some
+    of the N failed."""
+    failed = stats["videos.failed"]
+    if not failed:
+        return f"Stored {done} videos"
+    reasons = sorted(((k.removeprefix("failed."), n) for k, n in stats.items()
+                      if k.startswith("failed.") and k != "failed.catalogue page"),
+                     key=lambda kv: -kv[1])
+    why = ", ".join(f"{n} {reason}" for reason, n in reasons) or "see the log"
+    return (f"Stored {done - failed} videos, {failed} failed ({why}; the next `scrape run` "
+            "retries them)")
 
 
 def _kinds(counts: dict[str, int]) -> str:

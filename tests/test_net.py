@@ -213,7 +213,7 @@ def test_helpers() -> None:
 _HTTP_MODULES = ("net/client.py", "api/play_info.py", "api/comments.py", "net/download.py")
 _OURS = {
     "ScraperError", "FetchError", "TokenRejected", "MalformedResponse", "VideoUnavailable",
-    "_Retry", "_GiveUp",
+    "DiskFull", "_Retry", "_GiveUp",
 }
 
 

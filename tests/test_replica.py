@@ -519,6 +519,7 @@ async def test_fault_counters(make_replica: MakeReplica) -> None:
         assert {k: admin[k] > 0 for k in admin} == {
             "segment_302": True, "segment_502": False, "missing_channel_link": True,
             "tracker_missing": True, "tracker_slow": False, "catalogue_500": True, "slow": True,
+            "page_hang": False, "page_500": False,
         }  # fmt: skip
         rep.faults.enabled = False
         page = (await get(rep, f"http://v.youku.test/v_show/id_{vid}==.html"))[2].decode()

@@ -1,6 +1,6 @@
 """``scrape debug``'s view of one page: overlays, a screenshot, a trace, the Inspector.
 
-With ``browser.py`` the only module that touches Playwright; its errors stop here too.
+Like the rest of ``browser/``, its Playwright errors stop here (``playwright_errors``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from ..errors import BrowserError
-from .pool import Browser, first_line
+from .chromium import Browser
+from .error_map import playwright_errors
 
 __all__ = ["Inspection", "inspect"]
 
@@ -23,20 +23,18 @@ async def inspect(browser: Browser, url: str, *, trace: Path) -> AsyncIterator[I
     """Open ``url`` in a fresh traced context of ``browser``, for ``scrape debug``."""
     context = await browser.new_context()
     try:
-        await context.tracing.start(screenshots=True, snapshots=True)
-        page = await context.new_page()
-        await page.goto(url, wait_until="domcontentloaded")
-        with contextlib.suppress(PlaywrightError):  # a page that never idles is fine
-            await page.wait_for_load_state("networkidle", timeout=5000)
+        with playwright_errors(f"cannot inspect {url}"):
+            await context.tracing.start(screenshots=True, snapshots=True)
+            page = await context.new_page()
+            await page.goto(url, wait_until="domcontentloaded")
+            with contextlib.suppress(PlaywrightError):  # a page that never idles is fine
+                await page.wait_for_load_state("networkidle", timeout=5000)
         yield Inspection(page)
-        await context.tracing.stop(path=str(trace))
-    except PlaywrightError as exc:
-        raise BrowserError(f"cannot inspect {url}: {first_line(exc)}") from exc
+        with playwright_errors(f"cannot save the trace of {url}"):
+            await context.tracing.stop(path=str(trace))
     finally:
         with contextlib.suppress(PlaywrightError):
             await context.close()
-
-
 
 
 # Draws a labelled box over every node an XPath selects (attributes and text nodes
@@ -83,36 +81,26 @@ class Inspection:
         self._page = page
 
     async def html(self) -> str:
-        try:
+        with playwright_errors("cannot read the page"):
             return str(await self._page.evaluate("document.documentElement.outerHTML"))
-        except PlaywrightError as exc:
-            raise BrowserError(f"cannot read the page: {first_line(exc)}") from exc
 
     async def outline(self, label: str, xpath: str, *, items: str | None, color: str) -> int:
         """Outline what ``xpath`` selects (inside each ``items`` node); returns how many."""
-        try:
+        with playwright_errors(f"cannot outline {label}"):
             return int(await self._page.evaluate(_OVERLAY_JS, [label, xpath, items, color]))
-        except PlaywrightError as exc:
-            raise BrowserError(f"cannot outline {label}: {first_line(exc)}") from exc
 
     async def labels(self) -> list[str]:
         """The overlay labels now in the page (what a test checks)."""
         script = ("Array.from(document.querySelectorAll('.scraper-overlay'))"
                   ".map(e => e.getAttribute('data-scraper-label'))")
-        try:
+        with playwright_errors("cannot read overlays"):
             return [str(v) for v in await self._page.evaluate(script)]
-        except PlaywrightError as exc:
-            raise BrowserError(f"cannot read overlays: {first_line(exc)}") from exc
 
     async def screenshot(self, path: Path) -> None:
-        try:
+        with playwright_errors("cannot take a screenshot"):
             await self._page.screenshot(path=str(path), full_page=True)
-        except PlaywrightError as exc:
-            raise BrowserError(f"cannot take a screenshot: {first_line(exc)}") from exc
 
     async def pause(self) -> None:
         """Open the Playwright Inspector and wait until the user resumes."""
-        try:
+        with playwright_errors("the Inspector failed"):
             await self._page.pause()
-        except PlaywrightError as exc:
-            raise BrowserError(f"the Inspector failed: {first_line(exc)}") from exc

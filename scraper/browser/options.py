@@ -24,6 +24,11 @@ class BrowserOptions:
     visits_per_page: int = 100
     pages_per_context: int = 8
     timeout_s: float = 20.0
+    # Chromium's life: relaunches allowed after it dies, and when to retire a live one
+    # for a fresh process (its tree's PSS past a limit, or after so many visits).
+    max_relaunches: int = 3
+    memory_limit_mb: float | None = None
+    recycle_after_visits: int | None = None
 
 
 def browser_options(settings: Settings, *, blocked_hosts: Iterable[str] = ()) -> BrowserOptions:
@@ -35,5 +40,7 @@ def browser_options(settings: Settings, *, blocked_hosts: Iterable[str] = ()) ->
         headless=not settings.headed, slow_mo_ms=settings.slow_mo_ms,
         user_agent=settings.user_agent, visits_per_page=settings.visits_per_page,
         pages_per_context=settings.pages_per_context,
-        timeout_s=settings.page_timeout_s,
+        timeout_s=settings.page_timeout_s, max_relaunches=settings.browser_relaunches,
+        memory_limit_mb=settings.browser_memory_mb,
+        recycle_after_visits=settings.browser_recycle_visits,
     )

@@ -1,9 +1,9 @@
-"""Playwright lifecycle: one Chromium for the run, a pool of reused tabs.
+"""A pool of reused tabs over ``chromium.Browser``, capturing the page's API replies.
 
-Tabs share one browser context (one cookie jar and cache, and with --process-per-site one
-renderer). A tab's page is reused for visit after visit (opening a new page per video is
-the largest cost of rendering) and replaced after a bounded number of visits; the context
-is replaced after a bounded number of pages, so a long crawl does not accumulate memory.
+A tab's page is reused for visit after visit (opening a new page per video is the
+largest cost of rendering) and replaced after a bounded number of visits, when its
+context or Chromium is retired, and when it crashed, hung past its deadline or lost its
+browser (``PageLost``: the caller retries the visit, which opens a new page).
 Images and web fonts are off in the renderer (``--blink-settings``) and the site's media
 hosts resolve nowhere for the browser: no interception route, which would send every
 request through the Playwright driver (a third of Chromium's CPU per visit, measured).
@@ -17,24 +17,27 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
-from playwright.async_api import Browser as PWBrowser
-from playwright.async_api import BrowserContext, Page, Playwright, Response, async_playwright
-from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import BrowserContext, Page, Response
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from ..config import driver_environment
-from ..errors import BrowserError
+from ..errors import BrowserError, PageLost
+from .chromium import Browser
+from .error_map import first_line, playwright_errors, within
 from .options import BrowserOptions
 
-__all__ = ["Browser", "BrowserOptions", "Captured", "Tab", "TabPool", "Visit", "first_line"]
+__all__ = [
+    "Browser", "BrowserOptions", "Captured", "Tab", "TabPool", "UrlMatcher", "Visit", "first_line",
+]
 
 log = logging.getLogger(__name__)
 
 UrlMatcher = Callable[[str], bool]
 
-
+# Past Playwright's own timeout, how long a page operation may take before the page
+# counts as hung anyway (the driver's timeout did not fire, or the call has none).
+_DEADLINE_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,113 +58,6 @@ class Visit:
     captured: Mapping[str, Captured] = field(default_factory=dict)
 
 
-class Browser:
-    """One Chromium process for the whole run."""
-
-    def __init__(self, options: BrowserOptions) -> None:
-        self.options = options
-        self._pw: Playwright | None = None
-        self._browser: PWBrowser | None = None
-        # Tabs share one context (one cookie jar, cache and renderer for the site) until
-        # it has handed out ``pages_per_context`` pages; then new pages go to a fresh one
-        # and the old one closes when its last page does.
-        self._context: BrowserContext | None = None
-        self._handed_out = 0
-        self._open_pages: dict[BrowserContext, int] = {}
-        self._lock = asyncio.Lock()
-
-    async def __aenter__(self) -> Self:
-        driver_environment()
-        try:
-            self._pw = await async_playwright().start()
-            self._browser = await self._pw.chromium.launch(
-                executable_path=self.options.executable,
-                headless=self.options.headless,
-                slow_mo=self.options.slow_mo_ms or None,
-                args=self._launch_args(),
-            )
-        except PlaywrightError as exc:
-            await self._shutdown()
-            raise BrowserError(f"cannot start Chromium: {first_line(exc)}") from exc
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._shutdown()
-
-    def _launch_args(self) -> list[str]:
-        args = ["--no-sandbox", *self.options.args]
-        # Media hosts resolve nowhere for the browser (the first matching rule wins), so
-        # a player cannot stream segments the HTTP client downloads anyway. It costs
-        # nothing per request, unlike an interception route.
-        rules = [f"MAP {host} ~NOTFOUND" for host in self.options.blocked_hosts]
-        rules += [rule.chromium_rule() for rule in self.options.resolve]
-        if rules:
-            args.append(f"--host-resolver-rules={', '.join(rules)}")
-        return args
-
-    async def _shutdown(self) -> None:
-        with contextlib.suppress(PlaywrightError):
-            if self._browser is not None:
-                await self._browser.close()
-        with contextlib.suppress(PlaywrightError):
-            if self._pw is not None:
-                await self._pw.stop()
-        self._browser, self._pw = None, None
-
-    async def new_context(self) -> BrowserContext:
-        if self._browser is None:
-            raise BrowserError("the browser is not running")
-        try:
-            context = await self._browser.new_context(user_agent=self.options.user_agent)
-            context.set_default_timeout(self.options.timeout_s * 1000)
-        except PlaywrightError as exc:
-            raise BrowserError(f"cannot open a browser context: {first_line(exc)}") from exc
-        return context
-
-    def tab(self) -> Tab:
-        return Tab(self)
-
-    async def open_page(self) -> tuple[BrowserContext, Page]:
-        """A new page in the shared context, rotating the context when it is used up."""
-        async with self._lock:
-            if self._context is None or self._handed_out >= self.options.pages_per_context:
-                old, self._context = self._context, await self.new_context()
-                self._handed_out = 0
-                self._open_pages[self._context] = 0
-                if old is not None and not self._open_pages.get(old):
-                    await self._close_context(old)
-            context = self._context
-            self._handed_out += 1
-            self._open_pages[context] += 1
-        try:
-            return context, await context.new_page()
-        except PlaywrightError as exc:
-            await self.close_page(context, None)
-            raise BrowserError(f"cannot open a page: {first_line(exc)}") from exc
-
-    async def close_page(self, context: BrowserContext, page: Page | None) -> None:
-        """Close a page from ``open_page``; a retired context goes with its last page."""
-        if page is not None:
-            with contextlib.suppress(PlaywrightError):
-                await page.close()
-        async with self._lock:
-            self._open_pages[context] = self._open_pages.get(context, 1) - 1
-            if context is not self._context and self._open_pages[context] <= 0:
-                await self._close_context(context)
-
-    def retired(self, context: BrowserContext | None) -> bool:
-        """Whether ``context`` was replaced: its tabs move on at their next visit, so the
-        old context (and its renderer) does not outlive the rotation by long."""
-        return context is not None and context is not self._context
-
-    async def _close_context(self, context: BrowserContext) -> None:
-        self._open_pages.pop(context, None)
-        with contextlib.suppress(PlaywrightError):
-            await context.close()
-
-
 class Tab:
     """A page reused across visits, with the responses of its current visit captured."""
 
@@ -169,6 +65,7 @@ class Tab:
         self._browser = browser
         self._context: BrowserContext | None = None
         self._page: Page | None = None
+        self._gone = False  # the page crashed or was closed under us
         self._visits = 0
         self._wanted: dict[str, UrlMatcher] = {}
         self._results: dict[str, asyncio.Future[Captured]] = {}
@@ -181,15 +78,51 @@ class Tab:
             raise BrowserError("the tab has no page open")
         return self._page
 
+    def _lost(self) -> bool:
+        return self._gone or self._browser.dead(self._context)
+
     async def _ensure_page(self) -> Page:
         if self._page is not None and (self._visits >= self._browser.options.visits_per_page
                                        or self._browser.retired(self._context)):
             await self.close()
         if self._page is None:
-            self._context, self._page = await self._browser.open_page()
-            self._page.on("response", self._on_response)
-            self._visits = 0
+            self._context, page = await self._browser.open_page()
+            self._page, self._gone, self._visits = page, False, 0
+            page.on("response", self._on_response)
+            page.on("crash", self._on_crash)
+            page.on("close", self._on_close)
         return self._page
+
+    def _on_crash(self, page: Page) -> None:
+        if page is self._page:
+            log.warning("a page crashed at %s; the visit is retried in a new one", page.url)
+            self._browser.stats.note("browser.page_crashes")
+            self._page_gone()
+
+    def _on_close(self, page: Page) -> None:
+        if page is self._page:
+            self._page_gone()
+
+    def _page_gone(self) -> None:
+        """Wake whoever waits for this page's replies: they will not come."""
+        self._gone = True
+        for fut in self._results.values():
+            _fail(fut, PageLost("the page went away"))
+
+    @contextlib.asynccontextmanager
+    async def _guard(self, what: str, *, limit_s: float | None = None) -> AsyncIterator[None]:
+        """Map Playwright's errors for one page operation with a hard deadline; a page
+        that is lost (crashed, hung, its browser gone) is dropped for the next visit."""
+        limit = (limit_s or self._browser.options.timeout_s) + _DEADLINE_GRACE_S
+        try:
+            async with within(limit, what):
+                with playwright_errors(what, gone=self._lost):
+                    yield
+        except PageLost as exc:
+            if isinstance(exc.__cause__, TimeoutError | PlaywrightTimeout):
+                self._browser.stats.note("browser.page_timeouts")
+            await self.close()
+            raise
 
     async def visit(
         self, url: str, *, capture: Mapping[str, UrlMatcher] | None = None,
@@ -198,10 +131,12 @@ class Tab:
         """Navigate to ``url`` and wait for the responses named in ``capture``.
 
         A capture that does not arrive within ``wait_s`` is simply absent from the
-        result: the caller decides whether that is an error.
+        result: the caller decides whether that is an error. Raises ``PageLost`` when
+        the page crashes, hangs or loses its browser on the way: visit again.
         """
         page = await self._ensure_page()
         self._visits += 1
+        await self._browser.visited(self._context)
         loop = asyncio.get_running_loop()
         self._wanted = dict(capture or {})
         self._results = {name: loop.create_future() for name in self._wanted}
@@ -211,13 +146,17 @@ class Tab:
         wait_until: Literal["commit", "domcontentloaded"] = (
             "commit" if self._wanted else "domcontentloaded")
         try:
-            response = await page.goto(url, wait_until=wait_until, timeout=timeout * 1000)
-        except PlaywrightError as exc:
+            async with self._guard(f"cannot load {url}", limit_s=timeout):
+                response = await page.goto(url, wait_until=wait_until, timeout=timeout * 1000)
+        except BrowserError:
             self._wanted = {}
-            raise BrowserError(f"cannot load {url}: {first_line(exc)}") from exc
+            raise
         status = response.status if response else None
         # An error page makes none of the API calls we would otherwise wait for.
         captured = await self._collect(0 if status and status >= 400 else timeout)
+        if self._gone:
+            await self.close()
+            raise PageLost(f"cannot load {url}: the page crashed or closed while loading")
         return Visit(url=page.url, status=status, captured=captured)
 
     async def _collect(self, limit_s: float) -> dict[str, Captured]:
@@ -245,21 +184,20 @@ class Tab:
     @staticmethod
     async def _read(response: Response, fut: asyncio.Future[Captured]) -> None:
         try:
-            body = await response.text()
-        except PlaywrightError as exc:
-            if not fut.done():
-                fut.set_exception(BrowserError(f"cannot read {response.url}: {first_line(exc)}"))
+            with playwright_errors(f"cannot read {response.url}"):
+                body = await response.text()
+        except BrowserError as exc:
+            _fail(fut, exc)
             return
         if not fut.done():
             fut.set_result(Captured(url=response.url, status=response.status, body=body))
 
     async def html(self) -> str:
         """The rendered DOM as HTML."""
-        try:
+        page = self.page
+        async with self._guard("cannot read the page"):
             # page.content() costs several times more than serialising the element.
-            html = await self.page.evaluate("document.documentElement.outerHTML")
-        except PlaywrightError as exc:
-            raise BrowserError(f"cannot read the page: {first_line(exc)}") from exc
+            html = await page.evaluate("document.documentElement.outerHTML")
         return str(html)
 
     async def cookies(self, *, fresh: bool = False) -> dict[str, str]:
@@ -267,18 +205,16 @@ class Tab:
         if self._context is None:
             return {}
         if self._cookies is None or fresh:
-            try:
-                jar = await self._context.cookies()
-            except PlaywrightError as exc:
-                raise BrowserError(f"cannot read cookies: {first_line(exc)}") from exc
+            context = self._context
+            async with self._guard("cannot read cookies"):
+                jar = await context.cookies()
             self._cookies = {c["name"]: c["value"] for c in jar if "name" in c and "value" in c}
         return dict(self._cookies)
 
     async def evaluate(self, expression: str) -> object:
-        try:
-            return await self.page.evaluate(expression)
-        except PlaywrightError as exc:
-            raise BrowserError(f"script failed in the page: {first_line(exc)}") from exc
+        page = self.page
+        async with self._guard("script failed in the page"):
+            return await page.evaluate(expression)
 
     async def close(self) -> None:
         """Close the page; the next visit opens a fresh one."""
@@ -288,6 +224,14 @@ class Tab:
         self._context, self._page, self._cookies = None, None, None
         if context is not None:
             await self._browser.close_page(context, page)
+
+
+def _fail(fut: asyncio.Future[Captured], exc: BrowserError) -> None:
+    """Fail a capture; ``_collect`` reads the error if the visit still waits for it, and
+    a visit that was given up must not leave a "never retrieved" error behind."""
+    if not fut.done():
+        fut.set_exception(exc)
+        fut.exception()
 
 
 class TabPool:
@@ -302,7 +246,7 @@ class TabPool:
     @contextlib.asynccontextmanager
     async def tab(self) -> AsyncIterator[Tab]:
         if self._idle.empty() and len(self._all) < self._size:
-            tab = self._browser.tab()
+            tab = Tab(self._browser)
             self._all.append(tab)
         else:
             tab = await self._idle.get()
@@ -318,8 +262,3 @@ class TabPool:
     async def close(self) -> None:
         for tab in self._all:
             await tab.close()
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, ScraperError, TokenRejected
+from ..errors import FATAL, ConfigError, DiskFull, ScraperError, TokenRejected
 from ..models import CardInfo, PlayInfo, Segment, SegmentRef
 from ..net.download import DownloadResult, download, jpeg_dimensions
 from .context import VideoContext
@@ -57,7 +58,12 @@ async def fetch_files(
         files.segments = [_skipped(ref) for ref in play.segments]
         return files
     folder = ctx.media_dir / card.vid
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    try:
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise disk_full(ctx) from exc
+        raise
     refresher = _Refresher(refresh)
     segments = asyncio.gather(*(fetch_segment(ctx, ref, folder, refresher)
                                 for ref in play.segments))
@@ -140,6 +146,8 @@ async def fetch_segment(
 async def _fresh_url(refresher: _Refresher, index: int) -> str | None:
     try:
         return await refresher.url_for(index)
+    except FATAL:
+        raise
     except ScraperError as exc:
         log.warning("could not refresh segment URLs: %s", exc)
         return None
@@ -155,7 +163,17 @@ async def _download(
     ctx: VideoContext, url: str, dest: Path, *, expected_size: int | None
 ) -> DownloadResult:
     settings = ctx.settings
-    async with ctx.downloads:
-        return await download(ctx.http, url, dest, expected_size=expected_size,
-                              retries=settings.retries, backoff_base_s=settings.backoff_base_s,
-                              backoff_max_s=settings.backoff_max_s)
+    try:
+        async with ctx.downloads:
+            return await download(ctx.http, url, dest, expected_size=expected_size,
+                                  retries=settings.retries,
+                                  backoff_base_s=settings.backoff_base_s,
+                                  backoff_max_s=settings.backoff_max_s)
+    except DiskFull as exc:
+        raise disk_full(ctx) from exc
+
+
+def disk_full(ctx: VideoContext) -> DiskFull:
+    """The one line a full media disk ends the run with (the video is not recorded)."""
+    return DiskFull(f"no space left in the media directory {ctx.media_dir}: free some space "
+                    "and run the same command again (partial files are kept and resumed)")

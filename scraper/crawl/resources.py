@@ -75,17 +75,18 @@ async def open_resources(
     browser never loads them); ``store`` replaces ``settings.store`` with a store built
     (not opened) by the caller.
     """
+    stats = stats if stats is not None else Stats()
     async with AsyncExitStack() as stack:
         opened = await _enter_store(stack, store or open_store(settings.store))
         http = await stack.enter_async_context(
             HttpClient(resolve=settings.resolve, timeout_s=settings.request_timeout_s,
                        user_agent=settings.user_agent))
         options = browser_options(settings, blocked_hosts=blocked_hosts)
-        browser = await stack.enter_async_context(Browser(options))
+        browser = await stack.enter_async_context(Browser(options, stats=stats))
         tabs = TabPool(browser, settings.concurrency)
         stack.push_async_callback(tabs.close)
         yield Resources(settings=settings, store=opened, http=http, tabs=tabs,
-                        stats=stats if stats is not None else Stats(),
+                        stats=stats,
                         downloads=asyncio.Semaphore(settings.download_concurrency))
 
 

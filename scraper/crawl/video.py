@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +18,14 @@ from typing import Any
 from ..api.comments import CommentClient
 from ..api.play_info import parse_play_info
 from ..api.tokens import api_matcher, comment_sign_from_url
+from ..browser.pool import Tab, UrlMatcher, Visit
 from ..errors import (
+    FATAL,
     BrowserError,
     ExtractionError,
+    FetchError,
     MalformedResponse,
+    PageLost,
     ScraperError,
     TokenRejected,
     VideoUnavailable,
@@ -77,6 +82,8 @@ async def process_video(
     started = datetime.now(UTC)
     try:
         rendered = await render_video(ctx, card)
+    except FATAL:
+        raise  # the run stops; the video stays in the frontier for the next one
     except ScraperError as exc:
         if isinstance(exc, ExtractionError):
             ctx.stats.note("drift.video", card.url)
@@ -116,10 +123,12 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
         for attempt in range(max(1, ctx.settings.render_attempts)):
             if attempt:
                 ctx.stats.note("retries.page")
-            visit = await tab.visit(card.url, capture=capture)
-            if visit.status == 404:
-                raise VideoUnavailable("video page not found (404)")
-            html, extraction = await _read_fields(ctx, tab.html, visit.url)
+            try:
+                visit, html, extraction = await _load(ctx, tab, card.url, capture, attempt)
+            except (PageLost, FetchError) as exc:
+                last = exc
+                log.info("re-rendering %s: %s", card.url, exc)
+                continue
             comments = visit.captured.get("comments")
             if comments is not None:
                 ctx.signs.offer(comment_sign_from_url(comments.url))
@@ -144,6 +153,27 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
                             play=play, comments_body=comments.body if comments else None,
                             cookies=await tab.cookies())
     raise last or BrowserError(f"cannot render {card.url}")
+
+
+async def _load(
+    ctx: VideoContext, tab: Tab, url: str, capture: Mapping[str, UrlMatcher], attempt: int
+) -> tuple[Visit, str, Extraction]:
+    """One render of the video page. ``PageLost`` (it crashed, hung or lost its browser:
+    the tab opens a new page, on a relaunched Chromium if need be) and a server error
+    are worth another attempt."""
+    visit = await tab.visit(url, capture=capture)
+    if visit.status == 404:
+        raise VideoUnavailable("video page not found (404)")
+    if visit.status is not None and visit.status >= 500:
+        await _backoff(ctx, attempt)
+        raise FetchError(f"{url} answered HTTP {visit.status}")
+    html, extraction = await _read_fields(ctx, tab.html, visit.url)
+    return visit, html, extraction
+
+
+async def _backoff(ctx: VideoContext, attempt: int) -> None:
+    settings = ctx.settings
+    await asyncio.sleep(min(settings.backoff_max_s, settings.backoff_base_s * 2 ** attempt))
 
 
 def _play_info(ctx: VideoContext, body: str | None) -> PlayInfo:
@@ -201,6 +231,8 @@ async def fetch_comments(
         return await client.fetch_thread(
             card.vid, first_page=rendered.comments_body, signer=_signer(ctx, card),
             max_comments=ctx.settings.max_comments, cookies=rendered.cookies)
+    except FATAL:
+        raise
     except ScraperError as exc:
         ctx.stats.note("comments.failed")
         errors.append(f"comments: {exc}")

@@ -35,7 +35,7 @@ from ..crawl.context import VideoContext
 from ..crawl.resources import Resources, open_resources
 from ..crawl.revisit import revisit_video
 from ..crawl.video import process_video
-from ..errors import ScraperError, StoreError
+from ..errors import FATAL, ScraperError
 from ..models import (
     CardInfo,
     MonitorJob,
@@ -120,7 +120,7 @@ async def visit(
         if await ctx.store.get_video(card.vid) is None:
             return await first_visit(ctx, job, entry, card, now=now)
         return await revisit(ctx, job, entry, card, now=now)
-    except StoreError:
+    except FATAL:
         raise
     except ScraperError as exc:
         return VisitResult("failed", error=str(exc))
@@ -136,7 +136,7 @@ async def sync_catalogue(ctx: VideoContext, job: MonitorJob, entry: ScheduleEntr
         try:
             found, url = await read_catalogue_page(ctx, url, page=page)
         except ScraperError as exc:
-            if page == 1:
+            if page == 1 or isinstance(exc, FATAL):
                 raise
             log.warning("catalogue page %d unreadable (%s); keeping pages 1-%d", page, exc,
                         page - 1)

@@ -28,7 +28,7 @@ from ..crawl.context import VideoContext
 from ..crawl.media import prepare_media_dir
 from ..crawl.resources import open_resources
 from ..crawl.video import process_video
-from ..errors import ScraperError, SiteUnreachable, first_error
+from ..errors import FATAL, ScraperError, SiteUnreachable, first_error
 from ..models import CardInfo, FrontierItem, RunRecord
 from ..progress import Reporter, Stats
 from ..site.load import Site, load_site
@@ -40,6 +40,7 @@ __all__ = ["CrawlOutcome", "run_crawl"]
 log = logging.getLogger(__name__)
 
 _CLAIM_IDLE_S = 0.2
+_RETRY_ROUND = "retry_round"  # run option: this run already had its failed items retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,10 @@ async def run_crawl(
         status = "failed"
         try:
             await crawl_job(ctx, reporter)
-            status = "finished"
+            status = await final_status(session.store, run)
+        except FATAL:
+            status = "interrupted"  # a full disk, a dying Chromium: resumable as Ctrl-C is
+            raise
         except asyncio.CancelledError:
             status = "interrupted"
             raise
@@ -90,15 +94,23 @@ def job_key(site: Site, settings: Settings) -> str:
 
 
 async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
-    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1."""
+    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1.
+
+    An ``incomplete`` run (done, with failed videos) is resumed once more: its failed
+    videos are retried before any new crawl, and it ends ``finished`` whatever they do.
+    """
     job = job_key(site, settings)
     latest = await store.latest_run(job)
     now = datetime.now(UTC)
-    if latest is not None and latest.status in ("running", "interrupted"):
+    if latest is not None and latest.status in ("running", "interrupted", "incomplete"):
         log.info("resuming run %s of %s", latest.run_id, job)
         await store.frontier_release_claimed(latest.run_id)
-        await store.frontier_retry_failed(latest.run_id)
-        run = latest.model_copy(update={"status": "running"})
+        retried = await store.frontier_retry_failed(latest.run_id)
+        options = latest.options
+        if latest.status == "incomplete":
+            log.warning("retrying the %d failed items of run %s", retried, latest.run_id)
+            options = {**options, _RETRY_ROUND: True}
+        run = latest.model_copy(update={"status": "running", "options": options})
         await store.update_run(run)
         return run
     run = RunRecord(run_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", job=job,
@@ -115,10 +127,16 @@ def _run_options(settings: Settings) -> dict[str, object]:
             "no_media": settings.no_media, "max_comments": settings.max_comments}
 
 
+async def final_status(store: Store, run: RunRecord) -> str:
+    """``incomplete`` when videos failed (once per run: its retry round ends ``finished``)."""
+    failed = (await store.frontier_counts(run.run_id, kind="video"))["failed"]
+    return "incomplete" if failed and not run.options.get(_RETRY_ROUND) else "finished"
+
+
 async def end_run(store: Store, run: RunRecord, stats: Stats, status: str) -> None:
     final = run.model_copy(update={
         "status": status, "counters": dict(stats),
-        "finished": datetime.now(UTC) if status == "finished" else None,
+        "finished": datetime.now(UTC) if status in ("finished", "incomplete") else None,
     })
     with contextlib.suppress(ScraperError):
         await store.update_run(final)
@@ -168,6 +186,8 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
         page = int(item.payload["page"])
         try:
             cards, next_url = await read_catalogue_page(ctx, item.payload["url"], page=page)
+        except FATAL:
+            raise
         except ScraperError as exc:
             await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
             if page == 1 and queued == 0:

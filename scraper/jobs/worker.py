@@ -27,7 +27,7 @@ from ..config import Settings
 from ..crawl.context import VideoContext
 from ..crawl.resources import Resources, open_resources
 from ..crawl.video import process_video
-from ..errors import ScraperError, StoreError
+from ..errors import FATAL, ScraperError
 from ..models import CardInfo, FrontierItem, RunRecord
 from ..site.profile import list_sites, load_profile
 from ..store.base import Store
@@ -107,7 +107,7 @@ class JobClaimers:
             return
         try:
             self._claimers[key] = make()
-        except StoreError:
+        except FATAL:
             raise
         except ScraperError as exc:  # a job this worker cannot serve (unknown site, …)
             log.warning("skipping job %s: %s", key, exc)

@@ -3,13 +3,15 @@
 A download writes ``<dest>.part`` in chunks (memory does not grow with the file), resumes
 it with ``Range`` on the next attempt, and only a complete file of the expected size is
 renamed to ``dest``; so a ``dest`` that exists is complete, and a crash costs at most the
-bytes after the last chunk written.
+bytes after the last chunk written. A full disk (ENOSPC) raises ``DiskFull`` and keeps the
+part file: what it holds is a prefix of the body, resumed once there is space.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -22,7 +24,7 @@ import aiofiles
 import aiofiles.os
 import aiohttp
 
-from ..errors import FetchError, TokenRejected
+from ..errors import DiskFull, FetchError, TokenRejected
 from .client import HttpClient, backoff_delay
 
 __all__ = ["DownloadResult", "download", "jpeg_dimensions"]
@@ -78,7 +80,8 @@ async def download(
     """Download ``url`` to ``dest``, making at most ``retries`` requests.
 
     Raises ``TokenRejected`` on 403 (an expired ``vkey``: get a fresh URL and call again;
-    the partial file is kept and resumed). Every other failure is returned, not raised.
+    the partial file is kept and resumed) and ``DiskFull`` when the disk is full. Every
+    other failure is returned, not raised.
     """
     if await _complete(dest, expected_size):
         digest = (await _hash_file(dest)).hexdigest()
@@ -139,6 +142,10 @@ async def _attempt(
         raise
     except FetchError as exc:
         raise _Retry(str(exc)) from exc
+    except OSError as exc:  # writing the part file; aiohttp's errors are FetchErrors here
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(f"no space left on the device of {part.parent}") from exc
+        raise FetchError(f"cannot write {part}: {exc.strerror or exc}") from exc
     if expected_size is not None and size != expected_size:
         raise _Retry(f"got {size} bytes, expected {expected_size}", restart=True)
     return size, hasher.hexdigest()

@@ -1,0 +1,52 @@
+"""Playwright errors become ours here, in one place (as the store's ``_errors`` does for
+motor): every Playwright call of the package runs inside ``playwright_errors``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from ..errors import BrowserError, PageLost
+
+__all__ = ["first_line", "playwright_errors", "within"]
+
+# How Playwright words an operation on a page, context or browser that went away; a
+# navigation cut by a renderer crash fails as aborted (the crash event comes after it).
+_GONE = re.compile(r"closed|crash|disconnected|detached|ERR_ABORTED", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def playwright_errors(what: str, *, gone: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Raise a Playwright error from inside as ``BrowserError("what: first line")``.
+
+    With ``gone`` (asked of a page's operations) the error is a ``PageLost`` when the page
+    crashed, was closed under us or lost its browser (``gone()`` says so, or the message
+    does), or timed out: the caller retries the visit in a new page.
+    """
+    try:
+        yield
+    except PlaywrightError as exc:
+        lost = gone is not None and (
+            isinstance(exc, PlaywrightTimeout) or gone() or bool(_GONE.search(str(exc))))
+        raise (PageLost if lost else BrowserError)(f"{what}: {first_line(exc)}") from exc
+
+
+@contextlib.asynccontextmanager
+async def within(limit_s: float, what: str) -> AsyncIterator[None]:
+    """A hard deadline on a page operation: past it the page counts as hung (``PageLost``),
+    even where Playwright's own timeouts do not apply (``evaluate``, a wedged renderer)."""
+    try:
+        async with asyncio.timeout(limit_s):
+            yield
+    except TimeoutError as exc:
+        raise PageLost(f"{what}: no answer within {limit_s:g}s") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
