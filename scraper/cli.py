@@ -13,6 +13,7 @@ import click
 
 from . import config
 from .errors import ScraperError
+from .progress import STORED, VISITED, Count
 
 __all__ = ["main"]
 
@@ -128,9 +129,8 @@ def run(**options: Any) -> None:
     outcome = _run_async(lambda: run_crawl(settings, reporter=reporter))
     click.echo(format_summary(outcome.stats, store=outcome.store, media=outcome.media_dir,
                               elapsed_s=outcome.elapsed_s), err=True)
-    if outcome.stats["videos.failed"]:
-        stored = any(outcome.stats[k] for k in ("videos.ok", "videos.partial",
-                                                 "videos.unavailable"))
+    if outcome.stats[Count.VIDEOS_FAILED]:
+        stored = any(outcome.stats[k] for k in STORED)
         sys.exit(EXIT_WITH_FAILURES if stored else 1)
 
 
@@ -291,8 +291,7 @@ def monitor(**options: Any) -> None:
         return
     click.echo(f"{_visits(stats)} in {outcome.elapsed_s:.1f}s to {outcome.store}\n"
                f"{outcome.detail}", err=True)
-    if stats["visits.failed"] and not any(
-            stats[k] for k in ("visits.first", "visits.revisit", "visits.catalogue")):
+    if stats[Count.VISITS_FAILED] and not any(stats[k] for k in VISITED):
         sys.exit(1)
 
 
@@ -324,8 +323,8 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
         **browser_life,
     ).checked()
     outcome = _run_async(lambda: run_worker(settings, once=once))
-    videos = {k.removeprefix("videos."): v for k, v in outcome.stats.items()
-              if k.startswith("videos.") and k != "videos.new"}
+    videos = {k.removeprefix("videos."): outcome.stats[k]
+              for k in (*STORED, Count.VIDEOS_FAILED) if outcome.stats[k]}
     click.echo(f"worker {settings.worker_id}: videos " + (", ".join(
         f"{n} {kind}" for kind, n in sorted(videos.items())) or "none") + f"; "
         f"{_visits(outcome.stats)} in {outcome.elapsed_s:.1f}s on {outcome.store}", err=True)
@@ -365,9 +364,9 @@ _GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENV
 
 
 def _visits(stats: Any) -> str:
-    return (f"visits: {stats['visits.first']} first, {stats['visits.revisit']} revisits, "
-            f"{stats['visits.failed']} failed; {stats['visits.catalogue']} catalogue reads "
-            f"({stats['videos.new']} new videos); {stats['comments.new']} new comments")
+    return (f"visits: {stats[Count.VISITS_FIRST]} first, {stats[Count.VISITS_REVISIT]} revisits, "
+            f"{stats[Count.VISITS_FAILED]} failed; {stats[Count.VISITS_CATALOGUE]} catalogue reads "
+            f"({stats[Count.VIDEOS_NEW]} new videos); {stats[Count.COMMENTS_NEW]} new comments")
 
 
 def _resolve_rules(extra: tuple[str, ...]) -> tuple[config.ResolveRule, ...]:

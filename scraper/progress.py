@@ -13,14 +13,91 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-__all__ = ["Reporter", "Stats", "format_summary"]
+__all__ = [
+    "CATALOGUE_FAILED",
+    "STORED",
+    "VISITED",
+    "Count",
+    "Reporter",
+    "Stats",
+    "drift_key",
+    "failure_key",
+    "fallback_key",
+    "format_summary",
+    "video_key",
+    "visit_key",
+]
 
 log = logging.getLogger(__name__)
+
+
+class Count(StrEnum):
+    """The key of every fixed outcome counter, defined once: stages count with these, and
+    the summary, the progress bar and the exit codes read them. Keys with an open part
+    (a failure's reason, a selector version) come from the ``*_key`` functions below."""
+
+    VIDEOS_OK = "videos.ok"
+    VIDEOS_PARTIAL = "videos.partial"
+    VIDEOS_UNAVAILABLE = "videos.unavailable"
+    VIDEOS_FAILED = "videos.failed"
+    VIDEOS_NEW = "videos.new"
+    VISITS_FIRST = "visits.first"
+    VISITS_REVISIT = "visits.revisit"
+    VISITS_CATALOGUE = "visits.catalogue"
+    VISITS_FAILED = "visits.failed"
+    COMMENTS_NEW = "comments.new"
+    COMMENTS_STORED = "comments.stored"
+    COMMENTS_FAILED = "comments.failed"
+    CATALOGUE_PAGES = "catalogue.pages"
+    CATALOGUE_DUPLICATES = "catalogue.duplicates"
+    SEGMENTS_OK = "segments.ok"
+    SEGMENTS_FAILED = "segments.failed"
+    SEGMENTS_PAYWALLED = "segments.paywalled"
+    THUMBS_OK = "thumbs.ok"
+    THUMBS_DROPPED = "thumbs.dropped"
+    THUMBS_FAILED = "thumbs.failed"
+    RETRIES_TOKEN = "retries.token"
+    RETRIES_PAGE = "retries.page"
+    BROWSER_RELAUNCHES = "browser.relaunches"
+    BROWSER_PAGE_CRASHES = "browser.page_crashes"
+    BROWSER_PAGE_TIMEOUTS = "browser.page_timeouts"
+    BROWSER_RECYCLES = "browser.recycles"
+
+
+# Videos the store holds after their crawl, and visits that saw something.
+STORED = (Count.VIDEOS_OK, Count.VIDEOS_PARTIAL, Count.VIDEOS_UNAVAILABLE)
+VISITED = (Count.VISITS_FIRST, Count.VISITS_REVISIT, Count.VISITS_CATALOGUE)
+_FAILED, _DRIFT, _FALLBACK = "failed.", "drift.", "fallback."
+CATALOGUE_FAILED = _FAILED + "catalogue_page"
+
+
+def video_key(status: str) -> Count:
+    """``videos.<status>`` for a video's outcome (ValueError for an unknown status)."""
+    return Count(f"videos.{status}")
+
+
+def visit_key(kind: str) -> Count:
+    return Count(f"visits.{kind}")
+
+
+def failure_key(reason: str) -> str:
+    """``failed.<reason>``: why work failed (an error class name, ``catalogue_page``)."""
+    return _FAILED + reason
+
+
+def drift_key(label: str) -> str:
+    """``drift.<page or selector version>``: pages whose required fields were missing."""
+    return _DRIFT + label
+
+
+def fallback_key(label: str) -> str:
+    return _FALLBACK + label
 
 
 class Stats(Counter[str]):
@@ -41,10 +118,10 @@ class Stats(Counter[str]):
         """Count (and log) a fallback to an older selector version, and items that lacked
         required fields, with the URL where it happened."""
         if fallback:
-            self.note(f"fallback.{version}", url)
+            self.note(fallback_key(version), url)
             log.warning("selectors: fell back to %s on %s", version, url)
         if missing:
-            self.note(f"drift.{version}", url, n=missing)
+            self.note(drift_key(version), url, n=missing)
             log.warning("selectors %s: %d items lack required fields on %s", version, missing,
                         url)
 
@@ -81,11 +158,11 @@ class Reporter:
 
     def update(self) -> None:
         """Refresh the bar, or log a line if enough time passed."""
-        done = sum(self.stats[k] for k in ("videos.ok", "videos.partial",
-                                           "videos.unavailable", "videos.failed"))
-        detail = (f"segments {self.stats['segments.ok']} ok/{self.stats['segments.failed']} "
-                  f"failed  comments {self.stats['comments.stored']}  "
-                  f"failed videos {self.stats['videos.failed']}")
+        done = sum(self.stats[k] for k in (*STORED, Count.VIDEOS_FAILED))
+        stats = self.stats
+        detail = (f"segments {stats[Count.SEGMENTS_OK]} ok/{stats[Count.SEGMENTS_FAILED]} "
+                  f"failed  comments {self.stats[Count.COMMENTS_STORED]}  "
+                  f"failed videos {self.stats[Count.VIDEOS_FAILED]}")
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=done, total=self.total,  # type: ignore[arg-type]
                              detail=detail)
@@ -99,44 +176,45 @@ class Reporter:
 
 def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: float) -> str:
     """The end-of-run summary: what was stored, what failed and why."""
-    videos = {k.split(".", 1)[1]: v for k, v in stats.items() if k.startswith("videos.")}
+    videos = {key.removeprefix("videos."): stats[key]
+              for key in (*STORED, Count.VIDEOS_FAILED)}
     done = sum(videos.values())
     rate = done / elapsed_s * 60 if elapsed_s > 0 else 0.0
     lines = [
         f"{_headline(stats, done)} in {elapsed_s:.1f}s ({rate:.0f}/min) to {store}",
         "  videos:    " + _kinds(videos),
-        f"  segments:  {stats['segments.ok']} ok, {stats['segments.failed']} failed, "
-        f"{stats['segments.paywalled']} paywalled previews",
-        f"  thumbs:    {stats['thumbs.ok']} ok, {stats['thumbs.dropped']} dropped (too small), "
-        f"{stats['thumbs.failed']} failed",
-        f"  comments:  {stats['comments.stored']} top-level stored, "
-        f"{stats['comments.failed']} videos with comment errors",
-        f"  retries:   {stats['retries.token']} token refreshes, "
-        f"{stats['retries.page']} page re-renders",
-        f"  browser:   {stats['browser.relaunches']} relaunches, "
-        f"{stats['browser.page_crashes']} page crashes, {stats['browser.page_timeouts']} "
-        f"hung pages, {stats['browser.recycles']} recycled",
+        f"  segments:  {stats[Count.SEGMENTS_OK]} ok, {stats[Count.SEGMENTS_FAILED]} failed, "
+        f"{stats[Count.SEGMENTS_PAYWALLED]} paywalled previews",
+        f"  thumbs:    {stats[Count.THUMBS_OK]} ok, {stats[Count.THUMBS_DROPPED]} dropped "
+        f"(too small), {stats[Count.THUMBS_FAILED]} failed",
+        f"  comments:  {stats[Count.COMMENTS_STORED]} top-level stored, "
+        f"{stats[Count.COMMENTS_FAILED]} videos with comment errors",
+        f"  retries:   {stats[Count.RETRIES_TOKEN]} token refreshes, "
+        f"{stats[Count.RETRIES_PAGE]} page re-renders",
+        f"  browser:   {stats[Count.BROWSER_RELAUNCHES]} relaunches, "
+        f"{stats[Count.BROWSER_PAGE_CRASHES]} page crashes, {stats[Count.BROWSER_PAGE_TIMEOUTS]} "
+        f"hung pages, {stats[Count.BROWSER_RECYCLES]} recycled",
     ]
     if media:
         lines.append(f"  media:     {media}")
-    drift = sorted(k for k in stats if k.startswith(("drift.", "fallback.")))
+    drift = sorted(k for k in stats if k.startswith((_DRIFT, _FALLBACK)))
     for kind in drift:
         where = ", ".join(stats.examples.get(kind, [])[:3])
         lines.append(f"  {kind}: {stats[kind]} pages (e.g. {where})")
-    reasons = sorted((k for k in stats if k.startswith("failed.")), key=lambda k: -stats[k])
+    reasons = sorted((k for k in stats if k.startswith(_FAILED)), key=lambda k: -stats[k])
     for kind in reasons[:10]:
-        lines.append(f"  {kind.removeprefix('failed.')}: {stats[kind]}")
+        lines.append(f"  {kind.removeprefix(_FAILED)}: {stats[kind]}")
     return "\n".join(lines)
 
 
 def _headline(stats: Stats, done: int) -> str:
     """Stored and failed videos, with the failures' reasons: never "Stored N" when some
     of the N failed."""
-    failed = stats["videos.failed"]
+    failed = stats[Count.VIDEOS_FAILED]
     if not failed:
         return f"Stored {done} videos"
-    reasons = sorted(((k.removeprefix("failed."), n) for k, n in stats.items()
-                      if k.startswith("failed.") and k != "failed.catalogue page"),
+    reasons = sorted(((k.removeprefix(_FAILED), n) for k, n in stats.items()
+                      if k.startswith(_FAILED) and k != CATALOGUE_FAILED),
                      key=lambda kv: -kv[1])
     why = ", ".join(f"{n} {reason}" for reason, n in reasons) or "see the log"
     return (f"Stored {done - failed} videos, {failed} failed ({why}; the next `scrape run` "

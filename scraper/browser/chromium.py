@@ -26,7 +26,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from ..config import driver_environment
 from ..errors import BrowserError, BrowserKeepsDying
-from ..progress import Stats
+from ..progress import Count, Stats
 from .error_map import playwright_errors
 from .memory import tree_pss_mb
 from .options import BrowserOptions
@@ -150,7 +150,7 @@ class Browser:
                     f"{self.options.max_relaunches} relaunches, --browser-relaunches)")
             log.warning("Chromium died; relaunching it (%d of %d)", self._deaths,
                         self.options.max_relaunches)
-            self.stats.note("browser.relaunches")
+            self.stats.note(Count.BROWSER_RELAUNCHES)
         self._chromium, self._context = await self._launch(), None
         if current is not None:
             for context in [c for c in current.contexts if not self._open_pages.get(c)]:
@@ -175,7 +175,7 @@ class Browser:
     def _retire(self, chromium: _Chromium, why: str) -> None:
         log.info("retiring Chromium %s: its tabs move to a fresh one", why)
         chromium.retired = True
-        self.stats.note("browser.recycles")
+        self.stats.note(Count.BROWSER_RECYCLES)
 
     # --- pages ------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from playwright.async_api import BrowserContext, Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from ..errors import BrowserError, PageLost
+from ..progress import Count
 from .chromium import Browser
 from .error_map import first_line, playwright_errors, within
 from .options import BrowserOptions
@@ -96,7 +97,7 @@ class Tab:
     def _on_crash(self, page: Page) -> None:
         if page is self._page:
             log.warning("a page crashed at %s; the visit is retried in a new one", page.url)
-            self._browser.stats.note("browser.page_crashes")
+            self._browser.stats.note(Count.BROWSER_PAGE_CRASHES)
             self._page_gone()
 
     def _on_close(self, page: Page) -> None:
@@ -120,7 +121,7 @@ class Tab:
                     yield
         except PageLost as exc:
             if isinstance(exc.__cause__, TimeoutError | PlaywrightTimeout):
-                self._browser.stats.note("browser.page_timeouts")
+                self._browser.stats.note(Count.BROWSER_PAGE_TIMEOUTS)
             await self.close()
             raise
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import FATAL, ConfigError, DiskFull, ScraperError, TokenRejected
 from ..models import CardInfo, PlayInfo, Segment, SegmentRef
 from ..net.download import DownloadResult, download, jpeg_dimensions
+from ..progress import Count
 from .context import VideoContext
 
 __all__ = ["MIN_THUMB_WIDTH", "VideoFiles", "fetch_files", "prepare_media_dir"]
@@ -88,16 +89,16 @@ async def fetch_thumb(
     dest = folder / "thumb.jpg"
     result = await _download(ctx, card.thumb_url, dest, expected_size=None)
     if not result.ok or result.path is None:
-        ctx.stats.note("thumbs.failed")
+        ctx.stats.note(Count.THUMBS_FAILED)
         errors.append(f"thumbnail: {result.error}")
         return None
     size = await asyncio.to_thread(jpeg_dimensions, result.path)
     if size is None or size[0] < MIN_THUMB_WIDTH:
-        ctx.stats.note("thumbs.dropped")
+        ctx.stats.note(Count.THUMBS_DROPPED)
         with contextlib.suppress(OSError):
             await asyncio.to_thread(result.path.unlink)
         return None
-    ctx.stats.note("thumbs.ok")
+    ctx.stats.note(Count.THUMBS_OK)
     return str(result.path)
 
 
@@ -120,7 +121,7 @@ async def fetch_segment(
     ctx: VideoContext, ref: SegmentRef, folder: Path, refresher: _Refresher
 ) -> Segment:
     if ref.url is None:
-        ctx.stats.note("segments.paywalled")
+        ctx.stats.note(Count.SEGMENTS_PAYWALLED)
         return Segment(index=ref.index, size=ref.size, status="paywalled",
                        error="paywalled preview: no URL")
     dest, url, attempts = folder / f"{ref.index}.mp4", ref.url, 0
@@ -137,7 +138,7 @@ async def fetch_segment(
         attempts += result.attempts
         if not result.ok:
             return _failed(ctx, ref, url, attempts, result.error or "download failed")
-        ctx.stats.note("segments.ok")
+        ctx.stats.note(Count.SEGMENTS_OK)
         return Segment(index=ref.index, url=url, path=str(result.path), size=result.size,
                        sha256=result.sha256, status="ok", attempts=attempts)
     return _failed(ctx, ref, url, attempts, "refused after a token refresh")
@@ -154,7 +155,7 @@ async def _fresh_url(refresher: _Refresher, index: int) -> str | None:
 
 
 def _failed(ctx: VideoContext, ref: SegmentRef, url: str, attempts: int, error: str) -> Segment:
-    ctx.stats.note("segments.failed")
+    ctx.stats.note(Count.SEGMENTS_FAILED)
     return Segment(index=ref.index, url=url, size=ref.size, status="failed",
                    attempts=attempts, error=error)
 

@@ -38,6 +38,7 @@ from ..models import (
     Snapshot,
     Video,
 )
+from ..progress import Count, drift_key, failure_key
 from ..site.extract import Extraction, extract_page
 from .context import VideoContext
 from .media import VideoFiles, fetch_files
@@ -86,8 +87,8 @@ async def process_video(
         raise  # the run stops; the video stays in the frontier for the next one
     except ScraperError as exc:
         if isinstance(exc, ExtractionError):
-            ctx.stats.note("drift.video", card.url)
-        ctx.stats.note(f"failed.{type(exc).__name__}")
+            ctx.stats.note(drift_key("video"), card.url)
+        ctx.stats.note(failure_key(type(exc).__name__))
         log.warning("video %s failed: %s", card.vid, exc)
         return VideoOutcome("failed", str(exc))
     errors: list[str] = []
@@ -122,7 +123,7 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
         # response (the site drops the channel link now and then): render it again.
         for attempt in range(max(1, ctx.settings.render_attempts)):
             if attempt:
-                ctx.stats.note("retries.page")
+                ctx.stats.note(Count.RETRIES_PAGE)
             try:
                 visit, html, extraction = await _load(ctx, tab, card.url, capture, attempt)
             except (PageLost, FetchError) as exc:
@@ -137,7 +138,7 @@ async def render_video(ctx: VideoContext, card: CardInfo) -> Rendered:
                 play = _play_info(ctx, ups.body if ups else None)
             except TokenRejected as exc:
                 last = exc
-                ctx.stats.note("retries.token")
+                ctx.stats.note(Count.RETRIES_TOKEN)
                 await _warm_up(ctx, tab.visit)
                 continue
             if extraction.missing:
@@ -211,7 +212,7 @@ async def _read_fields(ctx: VideoContext, read: Any, url: str) -> tuple[str, Ext
 
 async def refresh_play(ctx: VideoContext, card: CardInfo) -> PlayInfo:
     """Re-render the page for fresh segment URLs (after a 403 on an expired vkey)."""
-    ctx.stats.note("retries.token")
+    ctx.stats.note(Count.RETRIES_TOKEN)
     return (await render_video(ctx, card)).play
 
 
@@ -234,7 +235,7 @@ async def fetch_comments(
     except FATAL:
         raise
     except ScraperError as exc:
-        ctx.stats.note("comments.failed")
+        ctx.stats.note(Count.COMMENTS_FAILED)
         errors.append(f"comments: {exc}")
         return None
 
@@ -303,7 +304,7 @@ async def save(
     await ctx.store.save_video(video)
     if thread is not None and thread.comments:
         await ctx.store.save_comments(thread.comments)
-        ctx.stats.note("comments.stored", n=len(thread.comments))
+        ctx.stats.note(Count.COMMENTS_STORED, n=len(thread.comments))
     snap = Snapshot(vid=video.vid, ts=video.crawl.last, stat_play=video.stat_play,
                     stat_play_text=video.stat_play_text, stat_cmt=video.stat_cmt,
                     comment_total=video.comment_total, run_id=ctx.run.run_id,

@@ -45,7 +45,7 @@ from ..models import (
     Snapshot,
     Tier,
 )
-from ..progress import Stats
+from ..progress import Count, Stats, visit_key
 from ..site.load import load_site
 from ..store.base import Store
 from ..store.documents import from_doc
@@ -98,9 +98,9 @@ async def visit_and_reschedule(
     result = await visit(ctx, job, entry, now=now)
     kept = await reschedule(ctx.store, job, entry, result, now=now,
                             worker=ctx.settings.worker_id)
-    ctx.stats.note(f"visits.{result.kind}")
-    ctx.stats.note("videos.new", n=result.new_videos)
-    ctx.stats.note("comments.new", n=result.new_comments)
+    ctx.stats.note(visit_key(result.kind))
+    ctx.stats.note(Count.VIDEOS_NEW, n=result.new_videos)
+    ctx.stats.note(Count.COMMENTS_NEW, n=result.new_comments)
     if not kept:
         log.warning("%s %s: another worker took this visit over", entry.kind, entry.key)
     elif result.kind == "failed":

@@ -30,7 +30,7 @@ from ..crawl.resources import open_resources
 from ..crawl.video import process_video
 from ..errors import FATAL, ScraperError, SiteUnreachable, first_error
 from ..models import CardInfo, FrontierItem, RunRecord
-from ..progress import Reporter, Stats
+from ..progress import CATALOGUE_FAILED, Count, Reporter, Stats, video_key
 from ..site.load import Site, load_site
 from ..store.base import Store
 from .outcome import Outcome, utc_now
@@ -192,7 +192,7 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
             await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
             if page == 1 and queued == 0:
                 raise SiteUnreachable(f"cannot load the catalogue: {exc}") from exc
-            ctx.stats.note("failed.catalogue page", item.payload["url"])
+            ctx.stats.note(CATALOGUE_FAILED, item.payload["url"])
             continue
         queued = await enqueue_cards(ctx, cards, queued)
         more = ctx.settings.pages is None or page < ctx.settings.pages
@@ -200,7 +200,7 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
         if next_url and more and (limit is None or queued < limit):
             await ctx.store.frontier_add([catalogue_item(ctx.run, page=page + 1, url=next_url)])
         await ctx.store.frontier_finish(item.id, state="done")
-        ctx.stats.note("catalogue.pages")
+        ctx.stats.note(Count.CATALOGUE_PAGES)
         if reporter:
             reporter.total = queued if not next_url or not more else None
             reporter.update()
@@ -213,7 +213,7 @@ async def enqueue_cards(ctx: VideoContext, cards: list[CardInfo], queued: int) -
     items = [video_item(ctx.run, card, queued + i) for i, card in enumerate(cards)]
     added = await ctx.store.frontier_add(items) if items else 0
     if added < len(items):
-        ctx.stats.note("catalogue.duplicates", n=len(items) - added)
+        ctx.stats.note(Count.CATALOGUE_DUPLICATES, n=len(items) - added)
     return queued + added
 
 
@@ -227,7 +227,7 @@ async def video_worker(
         except BaseException:
             await asyncio.shield(ctx.store.frontier_release(item.id))
             raise
-        ctx.stats.note(f"videos.{outcome.status}")
+        ctx.stats.note(video_key(outcome.status))
         await ctx.store.frontier_finish(
             item.id, state="failed" if outcome.status == "failed" else "done",
             error=outcome.error)
@@ -283,5 +283,5 @@ async def finish_run_if_drained(store: Store, run: RunRecord) -> bool:
     videos = await store.frontier_counts(run.run_id, kind="video")
     await store.update_run(run.model_copy(update={
         "status": "finished", "finished": utc_now(),
-        "counters": {"videos.done": videos["done"], "videos.failed": videos["failed"]}}))
+        "counters": {"videos.done": videos["done"], Count.VIDEOS_FAILED: videos["failed"]}}))
     return True

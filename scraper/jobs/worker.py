@@ -29,6 +29,7 @@ from ..crawl.resources import Resources, open_resources
 from ..crawl.video import process_video
 from ..errors import FATAL, ScraperError
 from ..models import CardInfo, FrontierItem, RunRecord
+from ..progress import video_key
 from ..site.profile import list_sites, load_profile
 from ..store.base import Store
 from ..store.documents import from_doc
@@ -68,7 +69,7 @@ def run_claimer(session: Resources, run: RunRecord) -> Claimer:
 
 async def crawl_item(ctx: VideoContext, item: FrontierItem) -> None:
     outcome = await process_video(ctx, CardInfo(**item.payload["card"]))
-    ctx.stats.note(f"videos.{outcome.status}")
+    ctx.stats.note(video_key(outcome.status))
     await ctx.store.frontier_finish(
         item.id, state="failed" if outcome.status == "failed" else "done", error=outcome.error)
     await finish_run_if_drained(ctx.store, ctx.run)

@@ -1,0 +1,38 @@
+"""Outcome counters: keys defined once, and the summary that reads them."""
+
+from __future__ import annotations
+
+import pytest
+
+from scraper.progress import (
+    CATALOGUE_FAILED,
+    Count,
+    Stats,
+    failure_key,
+    format_summary,
+    video_key,
+    visit_key,
+)
+
+
+def test_keys_are_defined_once_and_typos_fail() -> None:
+    assert video_key("ok") is Count.VIDEOS_OK and visit_key("revisit") is Count.VISITS_REVISIT
+    with pytest.raises(ValueError):
+        video_key("okay")
+    assert " " not in CATALOGUE_FAILED and CATALOGUE_FAILED.startswith("failed.")
+    assert all(key.value == key.value.strip().lower() for key in Count)
+
+
+def test_summary_counts_each_video_once_and_names_failures() -> None:
+    stats = Stats()
+    stats.note(Count.VIDEOS_OK, n=7)
+    stats.note(Count.VIDEOS_UNAVAILABLE)
+    stats.note(Count.VIDEOS_FAILED, n=2)
+    stats.note(Count.VIDEOS_NEW, n=40)  # monitor bookkeeping: not a crawled video
+    stats.note(failure_key("FetchError"), n=2)
+    stats.note(CATALOGUE_FAILED, "http://news.youku.test/index/jrrm/_page2")
+    text = format_summary(stats, store="s", media=None, elapsed_s=6.0)
+    first = text.splitlines()[0]
+    assert first.startswith("Stored 8 videos, 2 failed (2 FetchError;")
+    assert "catalogue_page" not in first
+    assert "  videos:    7 ok, 0 partial, 1 unavailable, 2 failed" in text
