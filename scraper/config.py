@@ -65,7 +65,9 @@ DEFAULT_CHROMIUM_ARGS: tuple[str, ...] = (
 # The Playwright driver (Node.js) grows a large young generation it does not need.
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
-HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+# The binary itself: Debian's /usr/bin wrapper for it is a shell that does not exec, so it
+# would stand between Playwright and the browser process.
+HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
 DEFAULT_MONGODB_URI = "mongodb://localhost:27017/scraper"
 DEFAULT_STORE_DIR = "./scrape-data"
 # One desktop identity for the browser and the HTTP client alike; "HeadlessChrome" is a tell.

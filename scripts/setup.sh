@@ -12,7 +12,7 @@ have_chromium() {
 }
 have_chromium || need_apt+=(chromium)
 # Headless runs use the old headless mode's own binary: faster and smaller than chromium.
-[ -n "${SCRAPER_CHROMIUM:-}" ] || [ -x /usr/bin/chromium-headless-shell ] ||
+[ -n "${SCRAPER_CHROMIUM:-}" ] || [ -x /usr/lib/chromium/chromium-headless-shell ] ||
   need_apt+=(chromium-headless-shell)
 command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb xauth)
 if [ ${#need_apt[@]} -gt 0 ]; then

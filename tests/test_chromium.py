@@ -18,6 +18,7 @@ import pytest
 from scraper.config import Settings, parse_resolve
 from scraper.jobs.run import run_crawl
 from scraper.store.target import open_store
+from tests.conftest import CHROMIUM
 from tests.test_cli import (
     SCRAPE,
     check_against_truth,
@@ -33,7 +34,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def settings_for(rep: Any, tmp: Path, **overrides: Any) -> Settings:
     base = Settings(
         store=str(tmp / "store"), media_dir=tmp / "media", resolve=parse_resolve([rep.resolve]),
-        chromium="/usr/bin/chromium", concurrency=3, backoff_base_s=0.02, backoff_max_s=0.2,
+        chromium=CHROMIUM, concurrency=3, backoff_base_s=0.02, backoff_max_s=0.2,
         worker_id="test-worker", no_media=True)
     return replace(base, **overrides)
 
@@ -51,21 +52,29 @@ async def check_fields(rep: Any, store_dir: str, vids: list[str]) -> None:
         assert doc["comment_total"] == truth.comment_counts(vid, now)[1]
 
 
-def chromium_processes(root: int) -> list[psutil.Process]:
-    return [p for p in psutil.Process(root).children(recursive=True)
-            if "chrom" in p.name().lower()]
+def chromium_processes(root: int) -> list[tuple[psutil.Process, list[str]]]:
+    """Live Chromium descendants of ``root`` with their command lines (a browser killed
+    earlier may linger as a zombie until the driver reaps it)."""
+    found = []
+    for proc in psutil.Process(root).children(recursive=True):
+        try:
+            if "chrom" in proc.name().lower() and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append((proc, proc.cmdline()))
+        except psutil.Error:
+            continue
+    return found
 
 
 def browser_process(root: int) -> psutil.Process:
     """Chromium's browser process: the chromium descendant of the driver with no --type."""
-    found = [p for p in chromium_processes(root)
-             if not any(a.startswith("--type=") for a in p.cmdline())]
+    found = [p for p, args in chromium_processes(root)
+             if not any(a.startswith("--type=") for a in args)]
     assert len(found) == 1, found
     return found[0]
 
 
 def renderers(root: int) -> list[psutil.Process]:
-    return [p for p in chromium_processes(root) if "--type=renderer" in p.cmdline()]
+    return [p for p, args in chromium_processes(root) if "--type=renderer" in args]
 
 
 async def kill_during_run(replica: Any, tmp_path: Path, victims: Any) -> tuple[int, str]:
