@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +139,8 @@ class Measured:
     load: tuple[float, float]  # 1-minute load average before and after
 
 
-def measure(cmd: list[str], cwd: str | Path, env: dict[str, str] | None = None) -> Measured:
+def measure(cmd: list[str], cwd: str | Path, env: dict[str, str] | None = None,
+            on_start: Callable[[int], object] | None = None) -> Measured:
     """Run ``cmd`` to completion while sampling its process tree.
 
     CPU is the larger of the sampled sum over every process seen and the rusage of the
@@ -152,6 +153,8 @@ def measure(cmd: list[str], cwd: str | Path, env: dict[str, str] | None = None) 
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, env=env)
         sampler = PeakPss(proc.pid)
         sampler.start()
+        if on_start is not None:
+            on_start(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
         sampler.done.set()

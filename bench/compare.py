@@ -31,6 +31,9 @@ from tests.fixtures.replica import ReplicaConfig
 PEERS_BIN = ROOT / "bench" / ".venv-peers" / "bin"
 PEER_JOBS = {"scrapy": "scrapy_job.py", "crawlee": "crawlee_job.py"}
 OURS_CONCURRENCY = 4
+# The peers' fastest concurrency in `--rounds 1 --no-ours --peer-concurrency 4 8 16` at 60
+# videos (their CPU seconds hardly moved with it; see the README).
+BEST = ("scrapy=16", "crawlee=8")
 
 
 def ours_cmd(port: int, videos: int, tmp: Path) -> list[str]:
@@ -68,6 +71,15 @@ def one_run(name: str, videos: int, concurrency: int) -> tuple[Measured, Check]:
     return measured, check(records, config, videos)
 
 
+def concurrencies(peer: str, wanted: list[str]) -> list[int]:
+    out = []
+    for item in wanted:
+        name, _, value = item.rpartition("=")
+        if name in ("", peer):
+            out.append(int(value))
+    return out
+
+
 def label(name: str, concurrency: int) -> str:
     return f"ours (c{OURS_CONCURRENCY})" if name == "ours" else f"{name} (c{concurrency})"
 
@@ -91,14 +103,14 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peers", nargs="*", default=list(PEER_JOBS), choices=list(PEER_JOBS))
-    parser.add_argument("--peer-concurrency", type=int, nargs="*", default=[8],
-                        help="one contender per peer and concurrency")
+    parser.add_argument("--peer-concurrency", nargs="*", default=list(BEST),
+                        help="N (every peer) or PEER=N; one contender per peer and value")
     parser.add_argument("--no-ours", action="store_true", help="peers only (for tuning)")
     args = parser.parse_args()
     if args.peers and not (PEERS_BIN / "python").exists():
         raise SystemExit("bench: no bench/.venv-peers: run bench/setup_peers.sh first")
     lineup = [] if args.no_ours else [("ours", OURS_CONCURRENCY)]
-    lineup += [(p, c) for p in args.peers for c in args.peer_concurrency]
+    lineup += [(p, c) for p in args.peers for c in concurrencies(p, args.peer_concurrency)]
     results: dict[str, list[tuple[Measured, Check]]] = {label(*c): [] for c in lineup}
     for round_no in range(args.rounds):
         # Rotate the order each round so no contender always runs first or last.
