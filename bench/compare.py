@@ -53,7 +53,8 @@ def peer_cmd(name: str, port: int, videos: int, tmp: Path, concurrency: int) -> 
 def ours_output(tmp: Path) -> dict[str, dict[str, object]]:
     for what in ("videos", "comments"):
         subprocess.run([str(BIN / "scrape"), "export", "--store", f"{tmp}/store", "--what", what,
-                        "--out", f"{tmp}/{what}.jsonl"], check=True, cwd=tmp)
+                        "--out", f"{tmp}/{what}.jsonl"], check=True, cwd=tmp,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return from_scrape_export(tmp / "videos.jsonl", tmp / "comments.jsonl")
 
 
@@ -85,16 +86,19 @@ def label(name: str, concurrency: int) -> str:
 
 
 def table(results: dict[str, list[tuple[Measured, Check]]]) -> list[str]:
-    base = statistics.median(m.wall_s for m, _ in results[next(iter(results))])
-    rows = [f"{'contender':<18} {'wall s':>7} {'x ours':>6} {'CPU s':>7} {'PSS MB':>7}  "
-            "matched the truth (per run)"]
+    """Medians per contender; each peer's wall time and CPU as a multiple of ours (first)."""
+    def median(runs: list[tuple[Measured, Check]], key: str) -> float:
+        return float(statistics.median(getattr(m, key) for m, _ in runs))
+
+    first = results[next(iter(results))]
+    base_wall, base_cpu = median(first, "wall_s"), median(first, "cpu_s")
+    rows = [f"{'contender':<14} {'wall s':>7} {'x ours':>6} {'CPU s':>7} {'x ours':>6} "
+            f"{'PSS MB':>7}  matched the truth (per run)"]
     for who, runs in results.items():
-        wall = statistics.median(m.wall_s for m, _ in runs)
-        cpu = statistics.median(m.cpu_s for m, _ in runs)
-        pss = statistics.median(m.peak_pss_mb for m, _ in runs)
+        wall, cpu = median(runs, "wall_s"), median(runs, "cpu_s")
         matched = ", ".join(f"{c.matched}/{c.expected}" for _, c in runs)
-        rows.append(f"{who:<18} {wall:>7.1f} {wall / base:>6.2f} {cpu:>7.1f} {pss:>7.0f}  "
-                    f"{matched}")
+        rows.append(f"{who:<14} {wall:>7.1f} {wall / base_wall:>6.2f} {cpu:>7.1f} "
+                    f"{cpu / base_cpu:>6.2f} {median(runs, 'peak_pss_mb'):>7.0f}  {matched}")
     return rows
 
 
