@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,7 +174,6 @@ def main() -> None:
     process = CrawlerProcess(settings(args))
     process.crawl(YoukuSpider, port=args.port, videos=args.videos, media=args.media)
     process.start()
-    print(json.dumps({"stats": "done"}), file=sys.stderr)
 
 
 if __name__ == "__main__":
