@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup lint typecheck unit bench clean
+.PHONY: demo test setup lint typecheck unit bench bench-compare clean
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,11 @@ unit:
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# Side by side with Scrapy + scrapy-playwright and Crawlee (installed in bench/.venv-peers).
+bench-compare: setup
+	bench/setup_peers.sh
+	$(BIN)/python bench/compare.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache scrape-data media

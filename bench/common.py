@@ -7,14 +7,19 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# The replica's Python API (tests/fixtures/replica) gives the ground truth.
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 
 
 def free_port() -> int:
@@ -120,3 +125,44 @@ def set_layout(port: int, name: str) -> None:
     url = f"http://127.0.0.1:{port}/__replica/layout?name={name}"
     request = urllib.request.Request(url, method="POST", headers={"Host": "news.youku.test"})
     urllib.request.urlopen(request, timeout=5).close()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One process tree's run: wall time, CPU of every process seen, peak summed PSS."""
+
+    exit: int
+    wall_s: float
+    cpu_s: float
+    peak_pss_mb: float
+    stderr: str
+    load: tuple[float, float]  # 1-minute load average before and after
+
+
+def measure(cmd: list[str], cwd: str | Path, env: dict[str, str] | None = None,
+            on_start: Callable[[int], object] | None = None) -> Measured:
+    """Run ``cmd`` to completion while sampling its process tree.
+
+    CPU is the larger of the sampled sum over every process seen and the rusage of the
+    child with all the descendants it reaped (Chromium reaps its renderers, the driver
+    reaps Chromium), so neither a short-lived process nor an orphan is missed.
+    """
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        sampler = PeakPss(proc.pid)
+        sampler.start()
+        if on_start is not None:
+            on_start(proc.pid)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+        sampler.done.set()
+        sampler.join()
+        err.seek(0)
+        stderr = err.read()
+    return Measured(
+        exit=os.waitstatus_to_exitcode(status), wall_s=round(wall, 2),
+        cpu_s=round(max(sampler.tree_cpu_s, usage.ru_utime + usage.ru_stime), 2),
+        peak_pss_mb=round(sampler.peak_kb / 1024, 1), stderr=stderr,
+        load=(round(load_before, 2), round(os.getloadavg()[0], 2)))

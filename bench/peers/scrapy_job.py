@@ -1,0 +1,180 @@
+"""The benchmark job done by Scrapy + scrapy-playwright (run in bench/.venv-peers).
+
+    python bench/peers/scrapy_job.py --port P --videos N --out videos.jsonl --media DIR
+
+Pages are rendered by scrapy-playwright; the play-info and comment page-1 responses are
+captured with a page `response` handler; comment pages 2..n, the thumbnail and the
+segments go through Scrapy's own downloader (retries, redirects), reaching the replica
+as an HTTP proxy since Scrapy has no per-host resolve override.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy.crawler import CrawlerProcess
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import shared
+
+RENDER_ATTEMPTS = 3
+CAPTURE_S = 20.0
+
+
+def abort_request(request: Any) -> bool:
+    """scrapy-playwright's documented way to skip what nobody reads."""
+    return request.resource_type in ("image", "media", "font")
+
+
+class Capture:
+    """The play-info and comment page-1 responses one video page's scripts made."""
+
+    def __init__(self) -> None:
+        self.ups: tuple[str, str] | None = None
+        self.comments: tuple[str, str] | None = None
+        self.done = asyncio.Event()
+
+    async def on_response(self, response: Any) -> None:
+        url = response.url
+        if shared.is_ups(url) and self.ups is None:
+            self.ups = (url, await response.text())
+        elif shared.is_comments(url) and self.comments is None:
+            self.comments = (url, await response.text())
+        if self.ups and self.comments:
+            self.done.set()
+
+
+class YoukuSpider(scrapy.Spider):
+    name = "youku"
+
+    def __init__(self, *, port: int, videos: int, media: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.port, self.videos, self.media = port, videos, Path(media)
+        self.proxy = f"http://127.0.0.1:{port}"
+        self.seen = 0
+
+    async def start(self) -> Any:
+        yield scrapy.Request(shared.CATALOGUE_URL, meta={"playwright": True},
+                             callback=self.parse_catalogue)
+
+    def parse_catalogue(self, response: Any) -> Any:
+        cards, next_url = shared.catalogue(response.text, response.url)
+        for card in cards:
+            if self.seen >= self.videos:
+                return
+            self.seen += 1
+            yield self.video_request(card, attempt=1)
+        if next_url and self.seen < self.videos:
+            yield scrapy.Request(next_url, meta={"playwright": True},
+                                 callback=self.parse_catalogue, priority=-1)
+
+    def video_request(self, card: dict[str, Any], *, attempt: int) -> scrapy.Request:
+        capture = Capture()
+        return scrapy.Request(
+            card["url"], callback=self.parse_video, errback=self.close_page, dont_filter=True,
+            cb_kwargs={"card": card, "capture": capture, "attempt": attempt},
+            meta={"playwright": True, "playwright_include_page": True,
+                  "playwright_page_goto_kwargs": {"wait_until": "domcontentloaded"},
+                  "playwright_page_event_handlers": {"response": capture.on_response}})
+
+    async def parse_video(self, response: Any, card: dict[str, Any], capture: Capture,
+                          attempt: int) -> Any:
+        page = response.meta["playwright_page"]
+        try:
+            await asyncio.wait_for(capture.done.wait(), CAPTURE_S)
+            html = await page.content()
+        except TimeoutError:
+            html = ""
+        finally:
+            await page.close()
+        fields = shared.video_fields(html, response.url) if html else None
+        ups = shared.unwrap_jsonp(capture.ups[1]) if capture.ups else None
+        refused = ups is None or (ups.get("data", {}).get("error") or {}).get("code") in (
+            -6004, -6005)
+        if fields is None or refused or capture.comments is None:
+            if attempt < RENDER_ATTEMPTS:
+                yield self.video_request(card, attempt=attempt + 1)
+            else:
+                self.logger.warning("video %s failed after %d renders", card["vid"], attempt)
+            return
+        yield await self.finish(card, fields, ups, capture.comments)
+
+    async def close_page(self, failure: Any) -> None:
+        page = failure.request.meta.get("playwright_page")
+        if page is not None:
+            await page.close()
+
+    async def finish(self, card: dict[str, Any], fields: dict[str, Any], ups: Any,
+                     comments: tuple[str, str]) -> dict[str, Any]:
+        unavailable, segments = shared.play_segments(ups)
+        first = shared.unwrap_jsonp(comments[1])["data"]
+        pages = range(2, int(first["totalPage"]) + 1)
+        results = await asyncio.gather(
+            self.fetch(card["thumb_url"]),
+            *(self.fetch(seg["url"]) for seg in segments if seg["url"] and not unavailable),
+            *(self.fetch(shared.comment_page_url(comments[0], n)) for n in pages))
+        thumb, rest = results[0], list(results[1:])
+        record = {**card, **fields, "unavailable": unavailable,
+                  "thumb_sha256": shared.save_file(self.media, f"{card['vid']}.jpg", thumb)}
+        record["segments"] = []
+        for seg in segments if not unavailable else []:
+            body = rest.pop(0) if seg["url"] else None
+            name = f"{card['vid']}_{seg['index']}.mp4"
+            record["segments"].append({"index": seg["index"], "size": seg["size"],
+                                       "sha256": body and shared.save_file(self.media, name, body)})
+        listed = list(first["comment"])
+        for body in rest:
+            listed += shared.unwrap_jsonp(body.decode())["data"]["comment"]
+        record.update(comment_num=first["sourceCommentSize"], comment_total=first["totalSize"],
+                      comment_hot=[c["id"] for c in first["hot"]],
+                      comments=shared.comment_tree(listed))
+        return record
+
+    async def fetch(self, url: str) -> bytes:
+        request = scrapy.Request(url, meta={"proxy": self.proxy}, dont_filter=True)
+        response = await self.crawler.engine.download_async(request)
+        if response.status != 200:
+            raise RuntimeError(f"{url}: HTTP {response.status}")
+        return bytes(response.body)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    return {
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": args.chromium, "headless": True,
+                                      "args": shared.chromium_args(args.port)},
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": args.concurrency,
+        "PLAYWRIGHT_ABORT_REQUEST": abort_request,
+        "CONCURRENT_REQUESTS": max(32, args.concurrency * 2),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": max(16, args.concurrency),
+        "RETRY_TIMES": 5, "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False, "LOG_LEVEL": "WARNING",
+        "FEEDS": {args.out: {"format": "jsonlines", "encoding": "utf-8"}},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--videos", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--media", required=True)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--chromium", default=shared.CHROMIUM)
+    args = parser.parse_args()
+    Path(args.media).mkdir(parents=True, exist_ok=True)
+    process = CrawlerProcess(settings(args))
+    process.crawl(YoukuSpider, port=args.port, videos=args.videos, media=args.media)
+    process.start()
+
+
+if __name__ == "__main__":
+    main()
