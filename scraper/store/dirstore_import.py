@@ -43,14 +43,18 @@ def _is_collection(path: Path) -> bool:
 
 
 class DirImport:
-    """Copies every document of the directory store in ``folder`` (a ``fill`` step of
-    ``sqlite_schema.open_file``); ``count`` says how many it copied."""
+    """Copies every document of the directory store in ``folder``, if there is one (a
+    ``fill`` step of ``sqlite_schema.open_file``); ``count`` says how many it copied,
+    None if it found no store."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.count = 0
+        self.count: int | None = None
 
     def __call__(self, conn: sqlite3.Connection) -> None:
+        if not holds_dir_store(self.folder):
+            return
+        self.count = 0
         for sub in sorted(self.folder.iterdir()):
             if _is_collection(sub):
                 self._collection(conn, sub)
@@ -60,9 +64,12 @@ class DirImport:
         for doc in _documents(folder):
             batch.append(doc)
             if len(batch) == _BATCH:
-                self.count += upsert_rows(conn, folder.name, batch)
-                batch.clear()
-        self.count += upsert_rows(conn, folder.name, batch)
+                self._copy(conn, folder.name, batch)
+        self._copy(conn, folder.name, batch)
+
+    def _copy(self, conn: sqlite3.Connection, collection: str, batch: list[Doc]) -> None:
+        self.count = (self.count or 0) + upsert_rows(conn, collection, batch)
+        batch.clear()
 
 
 def _documents(folder: Path) -> Iterator[Doc]:

@@ -34,7 +34,7 @@ from bson.errors import BSONError
 from ..errors import StoreError
 from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
 from . import sqlite_ops as ops
-from .dirstore_import import DirImport, holds_dir_store
+from .dirstore_import import DirImport
 from .documents import (
     FRONTIER_STATES,
     RELEASE_UPDATE,
@@ -97,11 +97,9 @@ class SqliteStore:
     def _open(self) -> tuple[sqlite3.Connection, int | None]:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = not self.path.exists() or self.path.stat().st_size == 0
         except OSError as exc:
             raise StoreError(f"cannot use store directory {self.path.parent}: {exc}") from exc
-        legacy = self._import_from
-        filler = DirImport(legacy) if fresh and legacy and holds_dir_store(legacy) else None
+        filler = DirImport(self._import_from) if self._import_from else None
         conn, created = open_file(self.path, fill=[filler] if filler else [])
         return conn, filler.count if created and filler else None
 
