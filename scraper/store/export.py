@@ -40,8 +40,9 @@ async def export(store: Store, what: Collection, fmt: Format, out: TextIO) -> in
 async def _jsonl(docs: AsyncIterator[dict[str, Any]], columns: list[str], out: TextIO) -> int:
     count = 0
     async for doc in docs:
-        ordered = {key: doc[key] for key in columns if key in doc} | doc
-        out.write(_json(ordered) + "\n")
+        if list(doc)[:len(columns)] != columns:  # as stored, documents are in this order
+            doc = {key: doc[key] for key in columns if key in doc} | doc
+        out.write(_ENCODER.encode(doc) + "\n")
         count += 1
     return count
 
@@ -65,10 +66,13 @@ def _cell(value: Any) -> Any:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_iso)
+    return _ENCODER.encode(value)
 
 
 def _iso(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"cannot export a {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_iso)
