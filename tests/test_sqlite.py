@@ -131,6 +131,23 @@ async def test_a_file_not_ours_is_one_line_and_left_alone(
     assert path.read_bytes() == before
 
 
+async def test_a_write_lock_held_too_long_is_busy(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db", busy_timeout_s=0.2) as store:
+        await store.frontier_add([make_item("a")])
+        other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process writing, and writing
+        try:
+            assert await store.count("frontier") == 1  # readers are never held up
+            with pytest.raises(StoreError, match=r"s.db is busy: another process held it "
+                               r"for 0.2s \(claiming from the frontier\)$"):
+                await store.frontier_claim("job-1", worker="w", lease_s=60)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        [item] = await store.frontier_claim("job-1", worker="w", lease_s=60)
+        assert item.attempts == 1  # the refused claim took nothing
+
+
 async def test_errors_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(StoreError, match="cannot use store directory") as info:

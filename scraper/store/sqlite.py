@@ -11,7 +11,7 @@ a transaction spans several awaits, and another coroutine on the same connection
 slip its statements into it; here no statement interleaves, and the event loop never
 waits on the disk. Writes take SQLite's write lock up front (``BEGIN IMMEDIATE``), so a
 claim is atomic across processes; a process that finds the lock held waits up to
-``BUSY_TIMEOUT_S``. A commit is in the write-ahead log before the call returns: ``kill
+``busy_timeout_s`` (30 s). A commit is in the write-ahead log before the call returns: ``kill
 -9`` loses nothing committed.
 """
 
@@ -65,6 +65,7 @@ __all__ = ["SqliteStore"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SqliteStore:
@@ -73,10 +74,14 @@ class SqliteStore:
 
     kind: str = "sqlite"
 
-    def __init__(self, path: Path | str, *, import_from: Path | None = None) -> None:
+    def __init__(
+        self, path: Path | str, *, import_from: Path | None = None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
         self.path = Path(path)
         self.description = str(self.path)
         self._import_from = import_from
+        self._busy_timeout_s = busy_timeout_s
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
 
@@ -100,7 +105,8 @@ class SqliteStore:
         except OSError as exc:
             raise StoreError(f"cannot use store directory {self.path.parent}: {exc}") from exc
         filler = DirImport(self._import_from) if self._import_from else None
-        conn, created = open_file(self.path, fill=[filler] if filler else [])
+        conn, created = open_file(self.path, fill=[filler] if filler else [],
+                                  busy_timeout_s=self._busy_timeout_s)
         return conn, filler.count if created and filler else None
 
     async def __aexit__(
@@ -125,12 +131,10 @@ class SqliteStore:
     def _errors(self, action: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(f"SQLite store {self.description} is busy: another process "
-                                 f"held it for {BUSY_TIMEOUT_S:.0f}s ({action})") from exc
-            raise StoreError(f"SQLite store {self.description}: {action} failed: {exc}") from exc
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) in _BUSY:
+                raise StoreError(f"SQLite store {self.description} is busy: another process "
+                                 f"held it for {self._busy_timeout_s:g}s ({action})") from exc
             raise StoreError(f"SQLite store {self.description}: {action} failed: {exc}") from exc
         except (BSONError, OverflowError) as exc:
             raise StoreError(f"cannot store a document in {self.description} ({action}): "

@@ -153,13 +153,15 @@ def ensure_table(conn: sqlite3.Connection, collection: str) -> None:
 # --- the file ----------------------------------------------------------------------------------
 
 
-def open_file(path: Path, *, fill: Sequence[Any] = ()) -> tuple[sqlite3.Connection, bool]:
+def open_file(
+    path: Path, *, fill: Sequence[Any] = (), busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> tuple[sqlite3.Connection, bool]:
     """Connect to the store file, making a new or empty one a store (and calling each
     ``fill(conn)`` in that same transaction). Returns the connection and whether it was new.
 
     Raises ``StoreError`` for a file that is not a scrape store; sqlite3 errors pass.
     """
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
                            cached_statements=256)
     try:
         _check_ours(conn, path, allow_empty=True)
