@@ -8,11 +8,11 @@ model's fields as ``models.py`` declares them, then anything else the document h
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Any, Literal, TextIO
 
+import orjson
 from pydantic import BaseModel
 
 from ..models import Comment, Snapshot, Video
@@ -42,7 +42,7 @@ async def _jsonl(docs: AsyncIterator[dict[str, Any]], columns: list[str], out: T
     async for doc in docs:
         if list(doc)[:len(columns)] != columns:  # as stored, documents are in this order
             doc = {key: doc[key] for key in columns if key in doc} | doc
-        out.write(_ENCODER.encode(doc) + "\n")
+        out.write(_json(doc) + "\n")
         count += 1
     return count
 
@@ -66,13 +66,9 @@ def _cell(value: Any) -> Any:
 
 
 def _json(value: Any) -> str:
-    return _ENCODER.encode(value)
-
-
-def _iso(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"cannot export a {type(value).__name__}")
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_iso)
+    """Compact JSON, UTF-8 unescaped, datetimes as ``isoformat()`` writes them (orjson:
+    the encoding is most of an export's time, and orjson's is several times faster)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:
+        raise TypeError(f"cannot export a document: {exc}") from exc

@@ -25,7 +25,16 @@ from .documents import (
     matches,
     schedule_claim_query,
 )
-from .sqlite_schema import COLUMNS, decode, has_table, sql_value, table, upsert_rows, where_eq
+from .sqlite_schema import (
+    COLUMNS,
+    decode,
+    decode_all,
+    has_table,
+    sql_value,
+    table,
+    upsert_rows,
+    where_eq,
+)
 
 __all__ = [
     "PAGE",
@@ -69,7 +78,7 @@ def _exists(conn: sqlite3.Connection, collection: str) -> bool:
 
 
 def _docs(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Doc]:
-    return [decode(row[0]) for row in conn.execute(sql, params)]
+    return decode_all(row[0] for row in conn.execute(sql, params))
 
 
 def _stored(docs: Iterable[Doc]) -> list[Doc]:

@@ -29,6 +29,7 @@ __all__ = [
     "BUSY_TIMEOUT_S",
     "COLUMNS",
     "decode",
+    "decode_all",
     "ensure_table",
     "has_table",
     "open_file",
@@ -58,7 +59,8 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     "schedule": ("job, state, due, id",),  # a claim: pending, most overdue first
     "runs": ("job, started", "status"),
 }
-_CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=True, tzinfo=UTC)
+# Aware datetimes in bson's own UTC: converting each to datetime.UTC would halve decoding.
+_CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=True)
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -74,6 +76,11 @@ def table(collection: str) -> str:
 
 def decode(blob: bytes) -> Doc:
     return bson.decode(blob, codec_options=_CODEC)
+
+
+def decode_all(blobs: Iterable[bytes]) -> list[Doc]:
+    """Documents stored one after another (BSON documents delimit themselves)."""
+    return bson.decode_all(b"".join(blobs), codec_options=_CODEC)
 
 
 def sql_value(value: Any) -> Any:
