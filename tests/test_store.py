@@ -21,7 +21,7 @@ import pytest
 from bson.errors import InvalidDocument
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient
-from pymongo.errors import AutoReconnect, PyMongoError
+from pymongo.errors import AutoReconnect, BulkWriteError, PyMongoError
 
 from scraper.config import env
 from scraper.errors import StoreError
@@ -480,3 +480,18 @@ def test_every_caught_third_party_error_is_translated(module: str) -> None:
                     continue  # re-raised as it is
                 assert node.cause is not None, f"{module}:{node.lineno}: raise ... from exc"
                 assert ast.unparse(node.exc).startswith("StoreError("), f"{module}:{node.lineno}"
+
+
+@pytest.mark.parametrize(("code", "added"), [(11000, 2), (121, None)])
+async def test_a_bulk_upsert_that_lost_a_race_is_not_an_error(code: int, added: int | None) -> None:
+    """Another process inserted one of the items first (duplicate key): the rest count; any
+    other write error is a StoreError."""
+    details = {"writeErrors": [{"index": 1, "code": code, "errmsg": "E"}], "nUpserted": 2}
+    client = _FailingClient(BulkWriteError(details))
+    async with MongoStore("mongodb://db/x", client=client) as mongo:  # type: ignore[arg-type]
+        items = [make_item(k) for k in "abc"]
+        if added is None:
+            with pytest.raises(StoreError, match="adding to the frontier failed"):
+                await mongo.frontier_add(items)
+        else:
+            assert await mongo.frontier_add(items) == added

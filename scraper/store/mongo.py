@@ -199,7 +199,7 @@ class MongoStore:
         with self._errors(action):
             try:
                 result = await col.bulk_write(list(requests), ordered=False)
-            except BulkWriteError as exc:
+            except BulkWriteError as exc:  # handled: duplicates are answers; the rest re-raised
                 if any(error.get("code") != _DUPLICATE_KEY
                        for error in exc.details.get("writeErrors", [])):
                     raise

@@ -14,7 +14,7 @@ else (another program's database, a file that is not SQLite) is refused, never w
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ _INDEXES: dict[str, tuple[str, ...]] = {
 # Aware datetimes in bson's own UTC: converting each to datetime.UTC would halve decoding.
 _CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=True)
 _EPOCH = datetime(1970, 1, 1)
+Fill = Callable[[sqlite3.Connection], None]  # a step that fills a new store (an import)
 
 
 # --- documents and their columns -----------------------------------------------------------
@@ -161,7 +162,7 @@ def ensure_table(conn: sqlite3.Connection, collection: str) -> None:
 
 
 def open_file(
-    path: Path, *, fill: Sequence[Any] = (), busy_timeout_s: float = BUSY_TIMEOUT_S
+    path: Path, *, fill: Sequence[Fill] = (), busy_timeout_s: float = BUSY_TIMEOUT_S
 ) -> tuple[sqlite3.Connection, bool]:
     """Connect to the store file, making a new or empty one a store (and calling each
     ``fill(conn)`` in that same transaction). Returns the connection and whether it was new.
@@ -199,7 +200,7 @@ def _check_ours(conn: sqlite3.Connection, path: Path, *, allow_empty: bool) -> b
     return False
 
 
-def _initialize(conn: sqlite3.Connection, path: Path, fill: Sequence[Any]) -> bool:
+def _initialize(conn: sqlite3.Connection, path: Path, fill: Sequence[Fill]) -> bool:
     conn.execute("BEGIN IMMEDIATE")
     try:
         if _check_ours(conn, path, allow_empty=True):  # another process made it meanwhile
