@@ -19,11 +19,11 @@ sampled) and `ru_maxrss` from wait4 (on Linux: the largest single process of the
 worker reaped, Chromium's included), and CPU seconds of the tree and of Python alone.
 Figures only: nothing here asserts a target.
 
-The directory store admits one process, so several workers need MongoDB: set
-SCRAPER_BENCH_MONGODB_URI (or MONGODB_URI); each scenario then uses, and drops, a database
-of its own. Without a server the 2-worker scenario prints a "skipped" line.
+Each scenario runs on the embedded SQLite store, whose file all workers share, and, when
+SCRAPER_BENCH_MONGODB_URI (or MONGODB_URI) names a server, on MongoDB too (a database of
+its own, dropped after).
 
-    python bench/monitor.py                      # 1005 videos; 1 worker, 2 if MongoDB
+    python bench/monitor.py                      # 1005 videos; 1 and 2 workers
     python bench/monitor.py --videos 60 --workers 1
 """
 
@@ -190,7 +190,7 @@ def scenario(videos: int, workers: int, store_kind: str, *, faults: str, concurr
     name = f"scrape_bench_{os.getpid()}_{workers}"
     with replica(videos, faults=faults) as port, tempfile.TemporaryDirectory(
             prefix="scrape-bench-") as tmp:
-        store = f"{tmp}/store" if store_kind == "dir" else with_database(uri or "", name)
+        store = f"{tmp}/store" if store_kind == "sqlite" else with_database(uri or "", name)
         try:
             common = ["--store", store, "--resolve", f"*.test=127.0.0.1:{port}"]
             media = ["--media-dir", f"{tmp}/media"]
@@ -250,18 +250,14 @@ def main() -> None:
                         help="seconds the replica clock moves between the rounds")
     args = parser.parse_args()
     uri = mongo_uri()
-    problem = mongo_problem(uri) if uri else (
-        "needs SCRAPER_BENCH_MONGODB_URI (no MongoDB server here)")
+    problem = mongo_problem(uri) if uri else None
     plan: list[tuple[int, str]] = []
     for workers in args.workers:
-        if workers == 1:
-            plan.append((1, "dir"))
-        if problem is None:
-            plan.append((workers, "mongo"))
-        elif workers > 1:
-            plan.append((workers, problem))
+        plan.append((workers, "sqlite"))
+        if uri:
+            plan.append((workers, problem or "mongo"))
     for workers, kind in plan:
-        if kind not in ("dir", "mongo"):
+        if kind not in ("sqlite", "mongo"):
             print(json.dumps({"workers": workers, "skipped": kind}, ensure_ascii=False),
                   flush=True)
             continue

@@ -27,9 +27,9 @@ _RESOLVE_HELP = ("Map hosts to an address: 'PATTERN=ADDR:PORT' (e.g. '*.test=127
                  "or curl's --resolve form 'HOST:PORT:ADDR'. Repeatable; also read from "
                  "SCRAPER_RESOLVE.")
 _DEFAULTS = config.Settings()
-_STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB) or a directory (the "
-               "embedded JSON store). Default: MONGODB_URI, else mongodb://localhost:27017/"
-               "scraper if it answers within 2 s, else ./scrape-data.")
+_STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB), an SQLite file (*.db, "
+               "*.sqlite) or a directory (holding scrape.db). Default: MONGODB_URI, else "
+               "mongodb://localhost:27017/scraper if it answers within 2 s, else ./scrape-data.")
 
 
 def _browser_life(command: Callable[..., None]) -> Callable[..., None]:
@@ -313,7 +313,7 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
            resolve: tuple[str, ...], concurrency: int, once: bool, selectors_dir: Path | None,
            chromium: str | None, **browser_life: Any) -> None:
     """Crawl what the store holds: videos of `scrape run --enqueue-only` runs and due
-    visits of `scrape monitor` jobs. Start any number against one MongoDB store."""
+    visits of `scrape monitor` jobs. Start any number against one store."""
     from .jobs.worker import run_worker
 
     settings = config.Settings(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
+from mongomock.collection import BulkOperationBuilder
 from playwright.async_api import Browser, async_playwright
 
 from scraper.config import find_chromium
@@ -27,6 +29,25 @@ CHROMIUM_ARGS = (
 )
 # High enough that each fault fires at least once during a 150-video crawl.
 SESSION_FAULT_RATES = {"segment_302": 0.05, "segment_502": 0.05, "missing_channel_link": 0.05}
+
+
+
+def _without_sort(add: Callable[..., Any]) -> Callable[..., Any]:
+    """mongomock's bulk builder predates the ``sort`` that pymongo 4.9+ passes (always
+    None for our requests): accept it, so ``MongoStore.bulk_write`` runs on the fake as on
+    a server, rather than the store writing one document per round trip for the fake."""
+
+    @functools.wraps(add)
+    def added(self: Any, *args: Any, sort: Any = None, **kwargs: Any) -> Any:
+        if sort is not None:
+            raise NotImplementedError("mongomock cannot sort a bulk update")
+        return add(self, *args, **kwargs)
+
+    return added
+
+
+BulkOperationBuilder.add_replace = _without_sort(BulkOperationBuilder.add_replace)
+BulkOperationBuilder.add_update = _without_sort(BulkOperationBuilder.add_update)
 
 MakeReplica = Callable[..., AbstractAsyncContextManager[Replica]]
 LaunchBrowser = Callable[[Replica], AbstractAsyncContextManager[Browser]]

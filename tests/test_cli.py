@@ -86,8 +86,11 @@ async def test_unreachable_site(tmp_path: Path) -> None:
 
 
 async def stored_videos(store_dir: Path) -> int:
-    folder = store_dir / "videos"
-    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
+    """Videos stored so far, read while the crawl writes (the store file is shared)."""
+    if not (store_dir / "scrape.db").exists():
+        return 0
+    async with open_store(str(store_dir)) as store:
+        return await store.count("videos")
 
 
 async def wait_for_videos(store_dir: Path, n: int, timeout_s: float = 120) -> None:

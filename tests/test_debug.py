@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from scraper.store.target import open_store
+
 pytestmark = [pytest.mark.browser]
 
 SCRAPE = str(Path(sys.executable).parent / "scrape")
@@ -61,4 +63,5 @@ async def test_headed_run_under_xvfb(replica: Any, tmp_path: Path) -> None:
                            "--store", str(tmp_path / "store"), cwd=tmp_path, env=env)
     assert rc == 0, err
     assert "Stored 3 videos" in err
-    assert len(list((tmp_path / "store" / "videos").glob("*.json"))) == 3
+    async with open_store(str(tmp_path / "store")) as store:
+        assert await store.count("videos") == 3

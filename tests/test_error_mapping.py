@@ -1,7 +1,7 @@
 """Every third-party error the package catches is translated into our error tree.
 
 Like httpx's test of ``map_httpcore_exceptions``: a handler that catches a Playwright,
-aiohttp, pymongo/motor or bson exception must raise one of ours ``from`` it (or hand
+aiohttp, pymongo/motor, bson or sqlite3 exception must raise one of ours ``from`` it (or hand
 one of ours on, e.g. to a future). Swallowing is allowed only through
 ``contextlib.suppress`` in clean-up code, which this test does not see.
 """
@@ -16,7 +16,7 @@ import pytest
 import scraper.errors as errors
 
 PACKAGE = Path(__file__).resolve().parent.parent / "scraper"
-THIRD_PARTY = ("playwright", "aiohttp", "pymongo", "motor", "bson")
+THIRD_PARTY = ("playwright", "aiohttp", "pymongo", "motor", "bson", "sqlite3")
 OURS = set(errors.__all__)
 
 
@@ -66,7 +66,7 @@ def handlers() -> list[tuple[str, int, list[str], ast.ExceptHandler]]:
 
 def test_the_scan_finds_handlers() -> None:
     modules = {name for name, *_ in handlers()}
-    assert {"browser/error_map.py", "store/mongo.py", "net/client.py"} <= modules
+    assert {"browser/error_map.py", "store/mongo.py", "store/sqlite.py", "net/client.py"} <= modules
 
 
 @pytest.mark.parametrize(("module", "line", "names", "handler"), handlers(),

@@ -8,24 +8,27 @@ import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from mongomock_motor import AsyncMongoMockClient
 
-from scraper.models import Snapshot
+from scraper.models import CrawlInfo, Snapshot
 from scraper.store.base import Store
-from scraper.store.dirstore import DirStore
 from scraper.store.export import export
+from scraper.store.mongo import MongoStore
+from scraper.store.sqlite import SqliteStore
 from tests.test_store import T0, make_comment, make_video
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with DirStore(tmp_path) as dir_store:
-        await dir_store.save_video(make_video("XMTEy", title='quote " and, comma'))
-        await dir_store.save_video(make_video("XMTEx"))
-        await dir_store.save_comments([make_comment(1, replies=[make_comment(2)])])
-        await dir_store.add_snapshot(Snapshot(vid="XMTEx", ts=T0, stat_play=5, run_id="r1"))
-        yield dir_store
+    async with SqliteStore(tmp_path / "s.db") as sqlite_store:
+        await sqlite_store.save_video(make_video("XMTEy", title='quote " and, comma'))
+        await sqlite_store.save_video(make_video("XMTEx"))
+        await sqlite_store.save_comments([make_comment(1, replies=[make_comment(2)])])
+        await sqlite_store.add_snapshot(Snapshot(vid="XMTEx", ts=T0, stat_play=5, run_id="r1"))
+        yield sqlite_store
 
 
 async def test_jsonl_is_one_object_per_line_with_iso_datetimes(store: Store) -> None:
@@ -78,7 +81,7 @@ async def test_csv_of_videos_quotes_and_encodes(store: Store) -> None:
 
 
 async def test_empty_snapshot_export_still_has_a_header(tmp_path: Path) -> None:
-    async with DirStore(tmp_path / "empty") as empty:
+    async with SqliteStore(tmp_path / "empty.db") as empty:
         out = io.StringIO()
         assert await export(empty, "snapshots", "csv", out) == 0
     assert out.getvalue() == (
@@ -99,3 +102,34 @@ async def test_unknown_collection_or_format(store: Store) -> None:
         await export(store, "runs", "jsonl", io.StringIO())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown export format 'xml'"):
         await export(store, "videos", "xml", io.StringIO())  # type: ignore[arg-type]
+
+
+async def fill(store: Store) -> None:
+    """A crawl and a revisit, as both stores receive them."""
+    later = T0 + timedelta(hours=1, microseconds=456789)  # below MongoDB's millisecond
+    await store.save_video(make_video("XMTEy", title='quote " and, comma'))
+    await store.save_video(make_video("XMTEx"))
+    await store.save_video(make_video("XMTEx", at=later, title="renamed", stat_play=7,
+                                      crawl=CrawlInfo(first=later, last=later, run_id="r2")))
+    await store.save_comments([make_comment(n, replies=[make_comment(n + 100)])
+                               for n in (3, 1, 2)])
+    await store.save_comments([make_comment(2, num_up=5), make_comment(12, vid="XMTEy")])
+    for vid, run in (("XMTEy", "r1"), ("XMTEx", "r1"), ("XMTEx", "r2")):
+        await store.add_snapshot(Snapshot(vid=vid, ts=later, stat_play=5, run_id=run,
+                                          stat_play_text="5", tier="hot"))
+
+
+@pytest.mark.parametrize("what", ["videos", "comments", "snapshots"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+async def test_both_stores_export_the_same_lines(tmp_path: Path, what: Any, fmt: Any) -> None:
+    outputs = []
+    for store in (SqliteStore(tmp_path / f"{what}-{fmt}.db"),
+                  MongoStore("mongodb://mock/export", client=AsyncMongoMockClient())):
+        async with store:
+            await fill(store)
+            out = io.StringIO()
+            await export(store, what, fmt, out)
+            outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == {"videos": 2, "comments": 4, "snapshots": 3}[what] + (
+        fmt == "csv")

@@ -1,7 +1,8 @@
 """Both stores against one set of expectations.
 
-``MongoStore`` runs on mongomock-motor, or on a real server when
-SCRAPER_TEST_MONGODB_URI is set (each test then gets its own database, dropped after).
+Every case runs on ``SqliteStore`` and on ``MongoStore``: on mongomock-motor, or on a real
+server when SCRAPER_TEST_MONGODB_URI is set (each test then gets its own database, dropped
+after). ``tests/test_sqlite.py`` has what only the SQLite store does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from bson.errors import InvalidDocument
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient
-from pymongo.errors import AutoReconnect, PyMongoError
+from pymongo.errors import AutoReconnect, BulkWriteError, PyMongoError
 
 from scraper.config import env
 from scraper.errors import StoreError
@@ -35,8 +36,8 @@ from scraper.models import (
     Video,
 )
 from scraper.store.base import Store
-from scraper.store.dirstore import DirStore
 from scraper.store.mongo import MongoStore, mongo_answers
+from scraper.store.sqlite import SqliteStore
 from scraper.store.target import open_store
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)  # milliseconds: MongoDB's precision
@@ -95,11 +96,11 @@ def test_with_database() -> None:
     assert _with_database("mongodb://u:p@h", "t") == "mongodb://u:p@h/t?authSource=admin"
 
 
-@pytest.fixture(params=["dir", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "dir":
-        async with DirStore(tmp_path / "store") as dir_store:
-            yield dir_store
+    if request.param == "sqlite":
+        async with SqliteStore(tmp_path / "store" / "scrape.db") as sqlite_store:
+            yield sqlite_store
     elif REAL_MONGODB is None:
         # No tz_aware here on purpose: the store must hand back aware datetimes anyway.
         async with MongoStore("mongodb://mock/scraper_test", client=AsyncMongoMockClient()) as mock:
@@ -291,79 +292,9 @@ async def test_finish_release_retry(store: Store) -> None:
         ("b", 1, None), ("c", 2, None), ("d", 2, None)]
 
 
-# --- the embedded store -----------------------------------------------------------------
-
-
-async def test_dir_store_survives_a_reopen(tmp_path: Path) -> None:
-    async with DirStore(tmp_path) as first:
-        await first.save_video(make_video())
-        await first.save_comments([make_comment(1, replies=[make_comment(2)])])
-        await first.frontier_add([make_item("a"), make_item("b", priority=5)])
-        await first.frontier_claim("job-1", worker="w1", lease_s=60)
-    assert sorted(p.name for p in (tmp_path / "comments").iterdir()) == ["~i1.json"]
-
-    async with DirStore(tmp_path) as second:
-        assert await second.get_video("XMTEx") == make_video()
-        [comment] = await all_docs(second, "comments")
-        assert comment["replies"][0]["time"] == T0 + timedelta(minutes=2)
-        [item] = await second.frontier_claim("job-1", worker="w1", lease_s=60)
-        assert item.key == "a"  # b, claimed before the reopen, is still claimed
-
-
-async def test_dir_store_refuses_a_second_opener(tmp_path: Path) -> None:
-    async with DirStore(tmp_path):
-        with pytest.raises(StoreError, match="is in use by another scrape process"):
-            async with DirStore(tmp_path):
-                pass
-    async with DirStore(tmp_path):  # released on exit
-        pass
-
-
-async def test_dir_store_names_a_corrupt_file_and_drops_nothing(tmp_path: Path) -> None:
-    async with DirStore(tmp_path) as dir_store:
-        await dir_store.save_video(make_video())
-    (tmp_path / "videos" / "XMTEx.json.tmp").write_text('{"_id": "XMT', encoding="utf-8")
-    async with DirStore(tmp_path) as dir_store:
-        assert await dir_store.get_video("XMTEx") == make_video()  # a cut-short write is ignored
-    broken = tmp_path / "videos" / "XMTEx.json"
-    broken.write_text(broken.read_text(encoding="utf-8")[:40], encoding="utf-8")
-    async with DirStore(tmp_path) as dir_store:
-        with pytest.raises(StoreError, match=f"corrupt store file {broken}"):
-            await dir_store.get_video("XMTEx")
-    assert broken.exists()
-
-
-async def test_dir_store_file_names_are_safe_and_distinct(tmp_path: Path) -> None:
-    ids: list[str | int] = ["../x", "a/b", "~i1", 1, "1", "x" * 300, "x" * 301, "é"]
-    async with DirStore(tmp_path) as dir_store:
-        for n, doc_id in enumerate(ids):
-            await dir_store.save_doc("fingerprints", doc_id, {"n": n})
-    names = [p.name for p in (tmp_path / "fingerprints").iterdir()]
-    assert len(names) == len(ids) and all("/" not in n and len(n) < 255 for n in names)
-    async with DirStore(tmp_path) as dir_store:
-        for n, doc_id in enumerate(ids):
-            assert await dir_store.get_doc("fingerprints", doc_id) == {"_id": doc_id, "n": n}
-
-
-async def test_dir_store_errors_are_one_line(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("x", encoding="utf-8")
-    with pytest.raises(StoreError, match="cannot use store directory") as info:
-        async with DirStore(tmp_path / "file" / "store"):
-            pass
-    assert "\n" not in str(info.value)
-
-    async with DirStore(tmp_path / "store") as dir_store:
-        (tmp_path / "store" / "videos").write_text("not a directory", encoding="utf-8")
-        with pytest.raises(StoreError, match="store directory") as info:
-            await dir_store.save_doc("videos", "v", {"title": "t"})
-        assert isinstance(info.value.__cause__, OSError) and "\n" not in str(info.value)
-        with pytest.raises(StoreError, match="cannot store a document"):
-            await dir_store.save_doc("misc", "v", {"bad": object()})
-
-
 async def test_a_store_must_be_opened_first(tmp_path: Path) -> None:
     mongo = MongoStore("mongodb://x/y", client=AsyncMongoMockClient())
-    for unopened in (DirStore(tmp_path), mongo):
+    for unopened in (SqliteStore(tmp_path / "s.db"), mongo):
         with pytest.raises(StoreError, match="not open"):
             await unopened.get_video("v")
 
@@ -393,7 +324,11 @@ def test_open_store_picks_the_kind_from_the_target(tmp_path: Path) -> None:
     srv = open_store("mongodb+srv://u:p%40@cluster.example.net/?retryWrites=true")
     assert srv.description == "mongodb+srv://cluster.example.net/scraper"
     folder = open_store(str(tmp_path / "data"))
-    assert isinstance(folder, DirStore) and folder.description == str(tmp_path / "data")
+    assert isinstance(folder, SqliteStore)
+    assert folder.description == str(tmp_path / "data" / "scrape.db")
+    for name in ("crawl.db", "crawl.sqlite", "CRAWL.SQLITE3"):
+        file = open_store(str(tmp_path / name))
+        assert isinstance(file, SqliteStore) and file.description == str(tmp_path / name)
 
 
 class _FailingCursor:
@@ -503,7 +438,7 @@ def test_both_stores_implement_the_whole_protocol() -> None:
     assert set(CALLS) == PROTOCOL_METHODS
     for name in PROTOCOL_METHODS:
         wanted = inspect.signature(getattr(Store, name))
-        for impl in (MongoStore, DirStore):
+        for impl in (MongoStore, SqliteStore):
             assert inspect.signature(getattr(impl, name)) == wanted, f"{impl.__name__}.{name}"
 
 
@@ -524,7 +459,8 @@ async def test_a_failing_ping_is_cannot_reach() -> None:
             pass
 
 
-@pytest.mark.parametrize("module", ["store/mongo.py", "store/dirstore.py"])
+@pytest.mark.parametrize("module", ["store/mongo.py", "store/sqlite.py", "store/sqlite_ops.py",
+                                    "store/sqlite_schema.py", "store/dirstore_import.py"])
 def test_every_caught_third_party_error_is_translated(module: str) -> None:
     """No foreign error is caught and dropped, except where dropping it is the answer."""
     source = (Path(__file__).parent.parent / "scraper" / module).read_text(encoding="utf-8")
@@ -535,8 +471,8 @@ def test_every_caught_third_party_error_is_translated(module: str) -> None:
             if not isinstance(handler, ast.ExceptHandler):
                 continue
             caught = ast.unparse(handler.type) if handler.type else "BaseException"
-            if func.name == "mongo_answers" or caught == "DuplicateKeyError":
-                continue  # the answer is False / "not new"
+            if func.name in ("mongo_answers", "_is_collection"):
+                continue  # the answer is False
             raises = [n for n in ast.walk(handler) if isinstance(n, ast.Raise)]
             assert raises, f"{module}:{handler.lineno} catches {caught} without raising"
             for node in raises:
@@ -544,3 +480,18 @@ def test_every_caught_third_party_error_is_translated(module: str) -> None:
                     continue  # re-raised as it is
                 assert node.cause is not None, f"{module}:{node.lineno}: raise ... from exc"
                 assert ast.unparse(node.exc).startswith("StoreError("), f"{module}:{node.lineno}"
+
+
+@pytest.mark.parametrize(("code", "added"), [(11000, 2), (121, None)])
+async def test_a_bulk_upsert_that_lost_a_race_is_not_an_error(code: int, added: int | None) -> None:
+    """Another process inserted one of the items first (duplicate key): the rest count; any
+    other write error is a StoreError."""
+    details = {"writeErrors": [{"index": 1, "code": code, "errmsg": "E"}], "nUpserted": 2}
+    client = _FailingClient(BulkWriteError(details))
+    async with MongoStore("mongodb://db/x", client=client) as mongo:  # type: ignore[arg-type]
+        items = [make_item(k) for k in "abc"]
+        if added is None:
+            with pytest.raises(StoreError, match="adding to the frontier failed"):
+                await mongo.frontier_add(items)
+        else:
+            assert await mongo.frontier_add(items) == added

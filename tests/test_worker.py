@@ -1,9 +1,10 @@
-"""Workers sharing one store: leases that lapse, work split without doubles, one process
-per directory store, and (with a real MongoDB) workers in separate processes."""
+"""Workers sharing one store: leases that lapse, work split without doubles, and workers
+in separate processes on one SQLite file (one of them killed) and on a real MongoDB."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -22,10 +23,10 @@ from scraper.jobs.tiers import parse_tiers
 from scraper.jobs.worker import run_worker
 from scraper.models import Snapshot
 from scraper.store.base import Store
-from scraper.store.dirstore import DirStore
 from scraper.store.mongo import MongoStore
-from tests.test_cli import SCRAPE, one_error_line, scrape
-from tests.test_crawl import count_value, docs
+from scraper.store.sqlite import SqliteStore
+from tests.test_cli import SCRAPE, scrape
+from tests.test_crawl import comment_tree, count_value, docs, stored_tree
 from tests.test_monitor import JOB, monitor_settings, replica_clock
 from tests.test_store import T0, _with_database, make_entry, make_item
 
@@ -49,9 +50,9 @@ def worker_settings(replica: Any, tmp: Path, name: str, **overrides: Any) -> Any
 # --- the store's schedule: claims by due time, leases, conditional finish ------------------
 
 
-@pytest.fixture(params=["dir", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = DirStore(tmp_path / "s") if request.param == "dir" else mock_stores()()
+    opened = SqliteStore(tmp_path / "s.db") if request.param == "sqlite" else mock_stores()()
     async with opened:
         yield opened
 
@@ -257,12 +258,50 @@ async def test_interrupted_work_is_given_back_at_once(make_replica: Any, tmp_pat
     assert all(e["worker"] is None and e["lease_until"] is None for e in schedule)
 
 
-async def test_a_second_worker_on_a_directory_store_is_one_line(tmp_path: Path) -> None:
-    async with DirStore(tmp_path / "store"):
-        rc, _, err = await scrape("worker", "--once", "--store", str(tmp_path / "store"),
+async def test_workers_in_separate_processes_share_one_sqlite_file(
+    make_replica: Any, tmp_path: Path
+) -> None:
+    """Two `scrape worker`s on one store file, one killed with SIGKILL mid-run: the same
+    command resumes the run and every video is stored once, whole, with one snapshot."""
+    store_dir = tmp_path / "store"
+    async with make_replica(videos=30, seed=5, faults=False) as rep:
+        common = ["--store", str(store_dir), "--resolve", rep.resolve]
+        enqueue = ["-q", "run", "--enqueue-only", "--max-videos", "12", "--no-media", *common]
+        rc, _, err = await scrape(*enqueue, cwd=tmp_path)
+        assert rc == 0, err
+        procs = [await asyncio.create_subprocess_exec(
+            SCRAPE, "-q", "worker", "--once", "--id", f"p{n}", "--concurrency", "2", *common,
+            cwd=tmp_path, stderr=asyncio.subprocess.PIPE) for n in (1, 2)]
+        async with SqliteStore(store_dir / "scrape.db") as store:  # a third process reads
+            while not (await store.count("snapshots") >= 2
+                       and await store.count("frontier", {"state": "claimed", "worker": "p1"})):
+                assert procs[0].returncode is None, "p1 finished before it could be killed"
+                await asyncio.sleep(0.05)
+        procs[0].send_signal(signal.SIGKILL)
+        results = [await asyncio.wait_for(p.communicate(), 240) for p in procs]
+        assert [p.returncode for p in procs] == [-signal.SIGKILL, 0], results
+        rc, _, err = await scrape(*enqueue, cwd=tmp_path)  # resumes: p1's claims go back
+        assert rc == 0, err
+        rc, _, err = await scrape("-q", "worker", "--once", "--id", "p3", *common,
                                   cwd=tmp_path)
-    one_error_line(err, 4, rc, "is in use by another scrape process; a directory store takes "
-                   "one process (one worker) at a time")
+        assert rc == 0, err
+        async with SqliteStore(store_dir / "scrape.db") as store:
+            items = await store.find_docs("frontier", {"kind": "video"})
+            videos = await docs(store, "videos")
+            comments = await docs(store, "comments")
+            snaps = await docs(store, "snapshots")
+            [run] = await store.find_docs("runs", {})
+        truth, now = rep.truth, rep.clock.now()
+    assert len(items) == 12 and {i["state"] for i in items} == {"done"}
+    assert {i["worker"] for i in items} >= {"p2"} and {i["worker"] for i in items} <= {
+        "p1", "p2", "p3"}
+    assert sorted(videos) == sorted(i["key"] for i in items)
+    assert sorted(snaps) == sorted(f"{vid}:{run['_id']}" for vid in videos)
+    for vid in videos:
+        expected = {c[0]: c for c in comment_tree(truth.comments(vid, now))}
+        got = {c[0]: c for c in stored_tree([c for c in comments.values() if c["vid"] == vid])}
+        assert got == expected, vid
+    assert run["status"] == "finished" and run["counters"]["videos.done"] == 12
 
 
 @pytest.mark.mongodb

@@ -16,7 +16,6 @@ from ..api.tokens import SignJar
 from ..browser.options import browser_options
 from ..browser.pool import Browser, TabPool
 from ..config import Settings
-from ..errors import StoreError
 from ..models import RunRecord
 from ..net.client import HttpClient
 from ..progress import Stats
@@ -77,7 +76,7 @@ async def open_resources(
     """
     stats = stats if stats is not None else Stats()
     async with AsyncExitStack() as stack:
-        opened = await _enter_store(stack, store or open_store(settings.store))
+        opened = await stack.enter_async_context(store or open_store(settings.store))
         http = await stack.enter_async_context(
             HttpClient(resolve=settings.resolve, timeout_s=settings.request_timeout_s,
                        user_agent=settings.user_agent))
@@ -88,14 +87,3 @@ async def open_resources(
         yield Resources(settings=settings, store=opened, http=http, tabs=tabs,
                         stats=stats,
                         downloads=asyncio.Semaphore(settings.download_concurrency))
-
-
-async def _enter_store(stack: AsyncExitStack, store: Store) -> Store:
-    """Open the store; a busy directory store's refusal says what to do instead."""
-    try:
-        return await stack.enter_async_context(store)
-    except StoreError as exc:
-        if isinstance(exc.__cause__, BlockingIOError):
-            raise StoreError(f"{exc}; a directory store takes one process (one worker) at a "
-                             "time: share a MongoDB store instead, --store mongodb://…") from exc
-        raise

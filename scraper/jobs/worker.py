@@ -2,7 +2,7 @@
 
 A worker serves every job the store holds: the due visits of `scrape monitor` jobs,
 then the video items of running `scrape run`s (`scrape run --enqueue-only` reads the
-catalogue and leaves the videos to workers). Any number of workers share a MongoDB store.
+catalogue and leaves the videos to workers). Any number of workers share a store.
 
 1. ``open_resources`` opens the store, the HTTP client and Chromium once; each job gets
    its own ``VideoContext`` (its site, category and limits) over them.

@@ -1,7 +1,7 @@
 """The ``Store`` protocol: what a crawl may ask of wherever it keeps what it finds.
 
-Two implementations: ``MongoStore`` (``store.py``) and ``DirStore`` (``dirstore.py``);
-``store.open_store`` picks one from the target.
+Two implementations: ``MongoStore`` (``mongo.py``) and ``SqliteStore`` (``sqlite.py``);
+``target.open_store`` picks one from the target.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Store(Protocol):
     (MongoDB's). Every failure is a ``StoreError``.
     """
 
-    kind: str  # "mongodb" | "dir"
+    kind: str  # "mongodb" | "sqlite"
     description: str  # where the data lives, for messages; never a password
 
     async def __aenter__(self) -> Self: ...

@@ -1,11 +1,12 @@
 """The documents both stores write, and the update language they share.
 
 Both stores speak MongoDB's update language: the builders here (``video_update``,
-``claim_update``, ...) say once what a write means; ``MongoStore`` (``store.py``) sends
-them to the server and ``DirStore`` (``dirstore.py``) applies them with ``apply_update``
+``claim_update``, ...) say once what a write means; ``MongoStore`` (``mongo.py``) sends
+them to the server and ``SqliteStore`` (``sqlite.py``) applies them with ``apply_update``
 (``$set``, ``$setOnInsert``, ``$inc``) and ``matches`` (equality, ``$lt``, ``$lte``,
-``$or``): only what the builders use. So the merge rules (static video fields kept from
-the first crawl, frontier leases) are written once.
+``$or``): only what the builders use, and any other operator is an error rather than a
+silent mismatch. So the merge rules (static video fields kept from the first crawl,
+frontier leases) are written once.
 """
 
 from __future__ import annotations
@@ -241,20 +242,31 @@ def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
 
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """MongoDB's answer for ``doc`` against a query of equalities, ``$lt``, ``$lte``, ``$or``."""
+    """MongoDB's answer for ``doc`` against a query of equalities, ``$lt``, ``$lte``, ``$or``.
+
+    Any other operator raises ``ValueError``: read as an equality it would match nothing.
+    """
     for key, cond in query.items():
         if key == "$or":
             if not any(matches(doc, branch) for branch in cond):
                 return False
-        elif isinstance(cond, Mapping) and cond and set(cond) <= {"$lt", "$lte"}:
-            value = _get(doc, key)
-            if value is _MISSING or value is None:
-                return False
-            if ("$lt" in cond and not value < cond["$lt"]) or (
-                    "$lte" in cond and not value <= cond["$lte"]):
+        elif key.startswith("$"):
+            raise ValueError(f"unsupported query operator {key}")
+        elif isinstance(cond, Mapping) and any(str(op).startswith("$") for op in cond):
+            if not _compares(_get(doc, key), cond):
                 return False
         else:
             value = _get(doc, key)
             if (None if value is _MISSING else value) != cond:
                 return False
     return True
+
+
+def _compares(value: Any, cond: Mapping[str, Any]) -> bool:
+    unknown = set(cond) - {"$lt", "$lte"}
+    if unknown:
+        raise ValueError(f"unsupported query operator {min(unknown)}")
+    if value is _MISSING or value is None:
+        return False
+    return ("$lt" not in cond or value < cond["$lt"]) and (
+        "$lte" not in cond or value <= cond["$lte"])

@@ -8,11 +8,11 @@ model's fields as ``models.py`` declares them, then anything else the document h
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Any, Literal, TextIO
 
+import orjson
 from pydantic import BaseModel
 
 from ..models import Comment, Snapshot, Video
@@ -40,8 +40,9 @@ async def export(store: Store, what: Collection, fmt: Format, out: TextIO) -> in
 async def _jsonl(docs: AsyncIterator[dict[str, Any]], columns: list[str], out: TextIO) -> int:
     count = 0
     async for doc in docs:
-        ordered = {key: doc[key] for key in columns if key in doc} | doc
-        out.write(_json(ordered) + "\n")
+        if list(doc)[:len(columns)] != columns:  # as stored, documents are in this order
+            doc = {key: doc[key] for key in columns if key in doc} | doc
+        out.write(_json(doc) + "\n")
         count += 1
     return count
 
@@ -65,10 +66,9 @@ def _cell(value: Any) -> Any:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_iso)
-
-
-def _iso(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"cannot export a {type(value).__name__}")
+    """Compact JSON, UTF-8 unescaped, datetimes as ``isoformat()`` writes them (orjson:
+    the encoding is most of an export's time, and orjson's is several times faster)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:
+        raise TypeError(f"cannot export a document: {exc}") from exc

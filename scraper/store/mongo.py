@@ -1,18 +1,18 @@
 """The store: videos, comments, snapshots, runs and the crawl frontier.
 
-One ``Store`` protocol (``store_protocol.py``), two implementations, opened by
-``open_store``:
+One ``Store`` protocol (``base.py``), two implementations, opened by ``open_store``:
 
 * ``MongoStore`` (here): MongoDB through motor. Every pymongo/bson error becomes a
   ``StoreError`` in this module, raised ``from`` the original.
-* ``DirStore`` (``dirstore.py``): the embedded store, one JSON file per document.
+* ``SqliteStore`` (``sqlite.py``): the embedded store, one SQLite file.
 
-Both write the same MongoDB update documents, built once in ``store_docs.py``
+Both write the same MongoDB update documents, built once in ``documents.py``
 (``video_update``, ``claim_update``, ...): ``MongoStore`` sends them to the server,
-``DirStore`` applies them to its dicts. So the merge rules (static video fields kept
-from the first crawl, frontier leases) are written once.
+``SqliteStore`` applies them to the documents it reads. So the merge rules (static video
+fields kept from the first crawl, frontier leases) are written once. A batch (comments,
+frontier items, schedule entries) is one ``bulk_write``.
 
-Only this module imports motor or pymongo (``dirstore.py`` uses bson's JSON codec);
+Only this module imports motor or pymongo (the SQLite store uses bson's codec alone);
 switching to PyMongo's own async API changes ``MongoStore`` alone.
 """
 
@@ -26,8 +26,8 @@ from typing import Any, Literal, Self
 
 from bson.errors import BSONError
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo import ReplaceOne, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from ..errors import StoreError
 from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
@@ -63,6 +63,8 @@ from .documents import (
 from .mongo_values import aware, describe_uri, one_line
 
 __all__ = ["FRONTIER_STATES", "MongoStore", "mongo_answers"]
+
+_DUPLICATE_KEY = 11000
 
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "videos": [[("crawl.last", 1)]],
@@ -179,9 +181,30 @@ class MongoStore:
             await col.update_one({"_id": video.vid}, video_update(video), upsert=True)
 
     async def save_comments(self, comments: Sequence[Comment]) -> None:
-        # One round trip each: the tests' in-memory client cannot bulk_write pymongo 4.9+ requests.
-        for comment in comments:
-            await self._replace("comments", comment_doc(comment))
+        requests = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)
+                    for doc in map(comment_doc, comments)]
+        await self._bulk("comments", requests, action="saving comments")
+
+    async def _bulk(
+        self, collection: str, requests: Sequence[ReplaceOne[Doc] | UpdateOne], *, action: str
+    ) -> int:
+        """Send ``requests`` in one round trip (unordered); returns how many were inserted.
+
+        An upsert that lost a race to another process's insert of the same ``_id`` fails
+        with a duplicate key: that document exists now, which is all an upsert asks.
+        """
+        if not requests:
+            return 0
+        col = await self._col(collection)
+        with self._errors(action):
+            try:
+                result = await col.bulk_write(list(requests), ordered=False)
+            except BulkWriteError as exc:  # handled: duplicates are answers; the rest re-raised
+                if any(error.get("code") != _DUPLICATE_KEY
+                       for error in exc.details.get("writeErrors", [])):
+                    raise
+                return int(exc.details.get("nUpserted", 0))
+        return result.upserted_count
 
     async def add_snapshot(self, snap: Snapshot, *, visit_id: str | None = None) -> None:
         await self._replace("snapshots", snapshot_doc(snap, visit_id))
@@ -203,18 +226,9 @@ class MongoStore:
         return from_doc(RunRecord, aware(docs[0])) if docs else None
 
     async def frontier_add(self, items: Sequence[FrontierItem]) -> int:
-        col = await self._col("frontier")
-        added = 0
-        for item in items:
-            with self._errors("adding to the frontier"):
-                try:
-                    result = await col.update_one(
-                        {"_id": item.id}, frontier_insert(item), upsert=True
-                    )
-                except DuplicateKeyError:  # handled: another process added it first
-                    continue  # another process inserted it between our match and insert
-            added += result.upserted_id is not None
-        return added
+        requests = [UpdateOne({"_id": item.id}, frontier_insert(item), upsert=True)
+                    for item in items]
+        return await self._bulk("frontier", requests, action="adding to the frontier")
 
     async def frontier_claim(
         self, job: str, *, worker: str, lease_s: float, kind: str | None = None, limit: int = 1
@@ -275,18 +289,9 @@ class MongoStore:
         return await self._update_one("frontier", held_query(item_id, worker), update)
 
     async def schedule_add(self, entries: Sequence[ScheduleEntry]) -> int:
-        col = await self._col("schedule")
-        added = 0
-        for entry in entries:
-            with self._errors("adding to the schedule"):
-                try:
-                    result = await col.update_one(
-                        {"_id": entry.id}, schedule_insert(entry), upsert=True
-                    )
-                except DuplicateKeyError:  # handled: another process added it first
-                    continue  # it exists now; its card is refreshed on the next catalogue read
-            added += result.upserted_id is not None
-        return added
+        requests = [UpdateOne({"_id": entry.id}, schedule_insert(entry), upsert=True)
+                    for entry in entries]
+        return await self._bulk("schedule", requests, action="adding to the schedule")
 
     async def schedule_claim(
         self, job: str, *, due_by: datetime, worker: str, lease_s: float, limit: int = 1

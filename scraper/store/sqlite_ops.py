@@ -1,0 +1,220 @@
+"""What ``SqliteStore`` does on its thread: one function per kind of call, each given the
+connection; ``in_write`` wraps a writing one in ``BEGIN IMMEDIATE`` ... ``COMMIT``.
+
+SQL narrows through the indexed columns; ``documents.matches`` and ``apply_update`` decide,
+so each write means exactly what it means on MongoDB.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import bson
+
+from .documents import (
+    CLAIM_SORT,
+    SCHEDULE_SORT,
+    Doc,
+    DocId,
+    Update,
+    apply_update,
+    claim_query,
+    matches,
+    schedule_claim_query,
+)
+from .sqlite_schema import (
+    COLUMNS,
+    decode,
+    decode_all,
+    has_table,
+    sql_value,
+    table,
+    upsert_rows,
+    where_eq,
+)
+
+__all__ = [
+    "PAGE",
+    "claim_frontier",
+    "claim_schedule",
+    "count",
+    "count_by_state",
+    "find",
+    "get",
+    "in_write",
+    "inserted",
+    "latest_run",
+    "page",
+    "put",
+    "put_new",
+    "schedule_add",
+    "update_one",
+    "update_where",
+]
+
+PAGE = 1000  # documents per read of a streamed collection
+T = TypeVar("T")
+
+
+def in_write(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(conn, *args)`` as one transaction holding the write lock from its start."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+def _exists(conn: sqlite3.Connection, collection: str) -> bool:
+    table(collection)  # a bad name is an error even where nothing was written
+    return collection in COLUMNS or has_table(conn, collection)
+
+
+def _docs(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Doc]:
+    return decode_all(row[0] for row in conn.execute(sql, params))
+
+
+def _stored(docs: Iterable[Doc]) -> list[Doc]:
+    """``docs`` as they read back (datetimes at milliseconds), as MongoDB returns them."""
+    return [decode(bson.encode(doc)) for doc in docs]
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def get(conn: sqlite3.Connection, collection: str, doc_id: DocId) -> Doc | None:
+    if not _exists(conn, collection):
+        return None
+    found = _docs(conn, f"SELECT doc FROM {table(collection)} WHERE id = ?", [doc_id])
+    return found[0] if found else None
+
+
+def find(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) -> list[Doc]:
+    """Documents matching ``query``, by ``_id``."""
+    if not _exists(conn, collection):
+        return []
+    clause, params, _ = where_eq(collection, query)
+    sql = f"SELECT doc FROM {table(collection)} WHERE {clause} ORDER BY id"
+    return [doc for doc in _docs(conn, sql, params) if matches(doc, query)]
+
+
+def page(conn: sqlite3.Connection, collection: str, after: DocId | None) -> list[Doc]:
+    """The next ``PAGE`` documents by ``_id`` after ``after`` (from the first if None)."""
+    if not _exists(conn, collection):
+        return []
+    where, params = ("WHERE id > ?", [after]) if after is not None else ("", [])
+    sql = f"SELECT doc FROM {table(collection)} {where} ORDER BY id LIMIT {PAGE}"
+    return _docs(conn, sql, params)
+
+
+def count(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) -> int:
+    if not _exists(conn, collection):
+        return 0
+    clause, params, complete = where_eq(collection, query)
+    if not complete:
+        return len(find(conn, collection, query))
+    found = conn.execute(f"SELECT count(*) FROM {table(collection)} WHERE {clause}", params)
+    return int(found.fetchone()[0])
+
+
+def count_by_state(conn: sqlite3.Connection, query: Mapping[str, Any]) -> dict[str, int]:
+    """Frontier items matching ``query`` (equalities on indexed columns) by state."""
+    clause, params, complete = where_eq("frontier", query)
+    if not complete:
+        raise ValueError(f"cannot count the frontier by {sorted(query)}")
+    rows = conn.execute(
+        f"SELECT state, count(*) FROM frontier WHERE {clause} GROUP BY state", params)
+    return {state: int(n) for state, n in rows}
+
+
+def latest_run(conn: sqlite3.Connection, job: str) -> Doc | None:
+    found = _docs(conn, "SELECT doc FROM runs WHERE job = ? ORDER BY started DESC LIMIT 1",
+                  [job])
+    return found[0] if found else None
+
+
+# --- writes (inside in_write) ----------------------------------------------------------------
+
+
+def put(conn: sqlite3.Connection, collection: str, docs: Sequence[Doc]) -> int:
+    """Insert or replace whole documents."""
+    return upsert_rows(conn, collection, docs)
+
+
+def put_new(conn: sqlite3.Connection, collection: str, docs: Sequence[Doc]) -> int:
+    """Insert the documents not yet known; returns how many."""
+    return upsert_rows(conn, collection, docs, replace=False)
+
+
+def inserted(doc_id: DocId, update: Update) -> Doc:
+    """The document an upsert of ``update`` creates."""
+    return apply_update(None, doc_id, update)
+
+
+def update_one(conn: sqlite3.Connection, collection: str, doc_id: DocId,
+               update: Update) -> None:
+    """Upsert one document by ``update``."""
+    upsert_rows(conn, collection, [apply_update(get(conn, collection, doc_id), doc_id, update)])
+
+
+def update_where(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any],
+                 update: Update) -> int:
+    """Update (never insert) the documents matching ``query``; returns how many."""
+    hits = find(conn, collection, query)
+    upsert_rows(conn, collection, [apply_update(doc, doc["_id"], update) for doc in hits])
+    return len(hits)
+
+
+def schedule_add(conn: sqlite3.Connection, updates: Sequence[tuple[str, Update]]) -> int:
+    """Upsert schedule entries; returns how many were new."""
+    changed: dict[str, Doc] = {}
+    added = 0
+    for entry_id, update in updates:
+        old = changed.get(entry_id) or get(conn, "schedule", entry_id)
+        added += old is None
+        new = apply_update(old, entry_id, update)
+        if new != old:
+            changed[entry_id] = new
+    upsert_rows(conn, "schedule", changed.values())
+    return added
+
+
+def claim_frontier(conn: sqlite3.Connection, job: str, kind: str | None, now: datetime,
+                   update: Update, limit: int) -> list[Doc]:
+    """Up to ``limit`` pending or lapsed items, best first, taken by ``update``."""
+    of_kind, params = ("AND kind = ?", [kind]) if kind is not None else ("", [])
+    pending = _docs(conn, "SELECT doc FROM frontier WHERE job = ? AND state = 'pending' "
+                    f"{of_kind} ORDER BY priority DESC, seq LIMIT ?", [job, *params, limit])
+    lapsed = _docs(conn, "SELECT doc FROM frontier WHERE job = ? AND state = 'claimed' "
+                   f"AND lease_until < ? {of_kind}", [job, sql_value(now), *params])
+    return _take(conn, "frontier", pending + lapsed, claim_query(job, kind, now), update,
+                 CLAIM_SORT, limit)
+
+
+def claim_schedule(conn: sqlite3.Connection, job: str, due_by: datetime, now: datetime,
+                   update: Update, limit: int) -> list[Doc]:
+    """Up to ``limit`` due entries (pending or lapsed), most overdue first."""
+    due, params = sql_value(due_by), [job]
+    pending = _docs(conn, "SELECT doc FROM schedule WHERE job = ? AND state = 'pending' "
+                    "AND due <= ? ORDER BY due, id LIMIT ?", [*params, due, limit])
+    lapsed = _docs(conn, "SELECT doc FROM schedule WHERE job = ? AND state = 'claimed' "
+                   "AND due <= ? AND lease_until < ?", [*params, due, sql_value(now)])
+    query = schedule_claim_query(job, due_by=due_by, now=now)
+    return _take(conn, "schedule", pending + lapsed, query, update, SCHEDULE_SORT, limit)
+
+
+def _take(conn: sqlite3.Connection, collection: str, candidates: list[Doc],
+          query: Mapping[str, Any], update: Update, sort: list[tuple[str, int]],
+          limit: int) -> list[Doc]:
+    ready = sorted((doc for doc in candidates if matches(doc, query)),
+                   key=lambda doc: tuple(doc[f] if order > 0 else -doc[f] for f, order in sort))
+    taken = [apply_update(doc, doc["_id"], update) for doc in ready[:limit]]
+    upsert_rows(conn, collection, taken)
+    return _stored(taken)
