@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
 from . import config
-from .errors import ScraperError
+from .errors import ConfigError, ScraperError
 from .progress import STORED, VISITED, Count
 
 __all__ = ["main"]
@@ -138,21 +140,30 @@ def run(**options: Any) -> None:
 @click.option("--store", help=_STORE_HELP)
 @click.option("--what", type=click.Choice(["videos", "comments", "snapshots"]), required=True,
               help="Which collection to export.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), help="Write here instead of stdout.")
-def export(store: str | None, what: str, fmt: str, out: Path | None) -> None:
-    """Write a collection as JSON lines (one record per line) or CSV."""
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+              help="jsonl: one JSON document per line, nesting kept; csv: a table for "
+              "spreadsheets. Default: from --out's suffix (.csv), else jsonl.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Write here instead of stdout (replaced only once the export succeeded).")
+def export(store: str | None, what: str, fmt: str | None, out: Path | None) -> None:
+    """Write a collection as JSON lines (one record per line) or CSV.
+
+    \b
+    Example:
+      scrape export --what videos --out videos.jsonl
+      scrape export --what comments --out comments.csv
+    """
     from .store.export import export as do_export
     from .store.target import open_store
 
     target = _store_target(store)
+    fmt = fmt or ("csv" if out is not None and out.suffix.lower() == ".csv" else "jsonl")
 
     async def main() -> int:
-        async with open_store(target) as opened:
+        async with open_store(target, must_exist=True) as opened:
             if out is None:
                 return await do_export(opened, what, fmt, sys.stdout)  # type: ignore[arg-type]
-            with out.open("w", encoding="utf-8", newline="") as handle:
+            with _replacing(out) as handle:
                 return await do_export(opened, what, fmt, handle)  # type: ignore[arg-type]
 
     count = _run_async(main)
@@ -343,7 +354,7 @@ def status(store: str | None) -> None:
     target = _store_target(store)
 
     async def main() -> list[str]:
-        async with open_store(target) as opened:
+        async with open_store(target, must_exist=True) as opened:
             return await status_lines(opened, datetime.now(UTC))
 
     for line in _run_async(main):
@@ -361,6 +372,25 @@ def _given_job_fields() -> set[str]:
 
 
 _GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[TextIO]:
+    """Write beside ``path`` and move the result over it only on success: a failed export
+    leaves an existing file as it was."""
+    part = path.with_name(f".{path.name}.part-{os.getpid()}")
+    try:
+        handle = part.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with handle:
+            yield handle
+        os.replace(part, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _visits(stats: Any) -> str:

@@ -27,8 +27,11 @@ aiohttp, motor/pymongo) are translated at the module that owns them and re-raise
     │   └── MalformedResponse       bad JSON(P), truncated HTML: the video is marked failed
     ├── VideoUnavailable            private, region-blocked, unknown, no wanted stream:
     │                               recorded with its reason, not retried
-    └── ExtractionError             a required field is missing: page retried, then
-                                    counted as drift and the video marked failed
+    ├── ExtractionError             a required field is missing: page retried, then
+    │                               counted as drift and the video marked failed
+    └── SelectorDrift               the site answers but no selector version reads it
+                                    (no catalogue cards, every video drifted): stop
+                                    (exit 8) and suggest `scrape refresh-selectors`
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ __all__ = [
     "MalformedResponse",
     "PageLost",
     "ScraperError",
+    "SelectorDrift",
     "SelectorFileError",
     "SiteUnreachable",
     "StoreError",
@@ -124,6 +128,12 @@ class MalformedResponse(FetchError):
 
 class VideoUnavailable(ScraperError):
     """The video cannot be played (private, blocked, unknown, no wanted stream)."""
+
+
+class SelectorDrift(ScraperError):
+    """The site answered, but its markup no longer matches any selector version."""
+
+    exit_code = 8
 
 
 class ExtractionError(ScraperError):

@@ -230,3 +230,54 @@ async def test_verbose_adds_a_line_per_video(replica: Any, tmp_path: Path) -> No
     lines = [line for line in verbose.splitlines() if "scraper.videos" in line]
     vids = replica.truth.categories["jrrm"][:3]
     assert sorted(line.split("video ")[1].split(":")[0] for line in lines) == sorted(vids)
+
+
+async def test_a_redesigned_catalogue_is_drift_not_an_unreachable_site(
+    make_replica: Any, tmp_path: Path
+) -> None:
+    async with make_replica(videos=15, seed=5, faults=False, layout="redesign") as rep:
+        rc, _, err = await scrape(*run_args(rep, tmp_path), cwd=tmp_path)
+    one_error_line(err, 8, rc, "no selector version finds video cards")
+    assert "scrape refresh-selectors" in err.strip().splitlines()[-1]
+
+
+def _scrape_now(*args: str, cwd: Path) -> tuple[int, str]:
+    import subprocess
+
+    done = subprocess.run([SCRAPE, *args], capture_output=True, text=True, check=False, cwd=cwd,
+                          env={**os.environ, "MONGODB_URI": ""})
+    return done.returncode, done.stderr
+
+
+def test_reading_commands_never_create_a_store(tmp_path: Path) -> None:
+    rc, err = _scrape_now("export", "--store", "cleann", "--what", "videos", cwd=tmp_path)
+    one_error_line(err, 2, rc, "no store at cleann")
+    rc, err = _scrape_now("status", "--store", str(tmp_path / "nowhere.db"), cwd=tmp_path)
+    one_error_line(err, 2, rc, "no store at")
+    rc, err = _scrape_now("export", "--store", "mongo://127.0.0.1/db", "--what", "videos",
+                          cwd=tmp_path)
+    one_error_line(err, 2, rc, "not a MongoDB URI")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_export_leaves_the_old_file_and_out_errors_are_one_line(
+    tmp_path: Path,
+) -> None:
+    foreign = tmp_path / "notes.db"
+    foreign.write_text("not a database, and never to be overwritten\n")
+    out = tmp_path / "videos.jsonl"
+    out.write_text('{"old": true}\n')
+    rc, err = _scrape_now("export", "--store", str(foreign), "--what", "videos",
+                          "--out", str(out), cwd=tmp_path)
+    one_error_line(err, 4, rc, str(foreign))
+    assert out.read_text() == '{"old": true}\n'
+    assert foreign.read_text() == "not a database, and never to be overwritten\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db", "videos.jsonl"]
+    rc, err = _scrape_now("run", "--store", str(tmp_path / "s"), "--max-videos", "1",
+                          "--resolve", "*.test=127.0.0.1:9", cwd=tmp_path)
+    rc, err = _scrape_now("export", "--store", str(tmp_path / "s"), "--what", "runs",
+                          cwd=tmp_path)
+    assert rc == 2  # click's own usage error for a bad choice
+    rc, err = _scrape_now("export", "--store", str(tmp_path / "s"), "--what", "videos",
+                          "--out", str(tmp_path / "missing" / "v.csv"), cwd=tmp_path)
+    one_error_line(err, 2, rc, "cannot write")

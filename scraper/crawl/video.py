@@ -38,6 +38,7 @@ from ..models import (
     Snapshot,
     Video,
 )
+from ..net.client import backoff_delay
 from ..progress import Count, drift_key, failure_key
 from ..site.extract import Extraction, extract_page
 from .context import VideoContext
@@ -174,7 +175,8 @@ async def _load(
 
 async def _backoff(ctx: VideoContext, attempt: int) -> None:
     settings = ctx.settings
-    await asyncio.sleep(min(settings.backoff_max_s, settings.backoff_base_s * 2 ** attempt))
+    await asyncio.sleep(backoff_delay(attempt, base_s=settings.backoff_base_s,
+                                      max_s=settings.backoff_max_s))
 
 
 def _play_info(ctx: VideoContext, body: str | None) -> PlayInfo:
@@ -225,9 +227,12 @@ async def fetch_comments(
     if ctx.settings.max_comments == 0:
         return None
     profile = ctx.site.profile
+    settings = ctx.settings
     client = CommentClient(ctx.http, url=profile.comments_url,
                            app=profile.comment_app, page_size=profile.comment_page_size,
-                           referer=card.url)
+                           referer=card.url, retries=settings.retries,
+                           backoff_base_s=settings.backoff_base_s,
+                           backoff_max_s=settings.backoff_max_s)
     try:
         return await client.fetch_thread(
             card.vid, first_page=rendered.comments_body, signer=_signer(ctx, card),

@@ -28,7 +28,7 @@ from ..crawl.context import VideoContext
 from ..crawl.media import prepare_media_dir
 from ..crawl.resources import open_resources
 from ..crawl.video import process_video
-from ..errors import FATAL, ScraperError, SiteUnreachable, first_error
+from ..errors import FATAL, ScraperError, SelectorDrift, SiteUnreachable, first_error
 from ..models import CardInfo, FrontierItem, RunRecord
 from ..progress import CATALOGUE_FAILED, Count, Reporter, Stats, video_key
 from ..site.load import Site, load_site
@@ -191,6 +191,8 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
         except ScraperError as exc:
             await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
             if page == 1 and queued == 0:
+                if isinstance(exc, SelectorDrift):
+                    raise
                 raise SiteUnreachable(f"cannot load the catalogue: {exc}") from exc
             ctx.stats.note(CATALOGUE_FAILED, item.payload["url"])
             continue
