@@ -29,6 +29,20 @@ _RESOLVE_HELP = ("Map hosts to an address: 'PATTERN=ADDR:PORT' (e.g. '*.test=127
                  "or curl's --resolve form 'HOST:PORT:ADDR'. Repeatable; also read from "
                  "SCRAPER_RESOLVE.")
 _DEFAULTS = config.Settings()
+
+
+def _categories_help(verb: str) -> str:
+    """--category's help, with the default site's categories (read from its profile)."""
+    from .site.profile import load_profile
+
+    try:
+        names = ", ".join(load_profile(_DEFAULTS.site, selectors_dir=None).categories)
+    except ScraperError:  # a broken profile is reported when a command uses it
+        names = "see the site profile"
+    return f"Category to {verb}, by CLI name ({_DEFAULTS.site}: {names})."
+
+
+_MEDIA_HELP = "Where thumbnails and segments go (relative to the current directory)."
 _STORE_HELP = ("Where data goes: a MongoDB URI (mongodb://HOST/DB), an SQLite file (*.db, "
                "*.sqlite) or a directory (holding scrape.db). Default: MONGODB_URI, else "
                "mongodb://localhost:27017/scraper if it answers within 2 s, else ./scrape-data.")
@@ -81,23 +95,24 @@ def _log_levels(*, verbose: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-@cli.command()
+@cli.command(short_help="Crawl a whole category into the store.")
 @click.option("--category", default="today-hot", show_default=True,
-              help="Category to crawl, by CLI name (today-hot, …).")
+              help=_categories_help("crawl"))
 @click.option("--site", default="youku-replica", show_default=True,
               help="Site profile under selectors/ (youku, youku-replica).")
 @click.option("--pages", type=click.IntRange(min=1), help="Stop after this many catalogue pages.")
 @click.option("--max-videos", type=click.IntRange(min=1), help="Stop after this many videos.")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
-              show_default=True, help="Where thumbnails and segments are written.")
+              show_default=True, help=_MEDIA_HELP)
 @click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Browser tabs rendering pages at once.")
 @click.option("--no-media", is_flag=True, help="Record segments but download no files.")
 @click.option("--stream", "streams", multiple=True, default=("mp4sd",), show_default=True,
-              help="Stream type to download, in order of preference (repeatable); a video "
-              "without any is recorded as unavailable with the types it has.")
+              help="Stream type to download, in order of preference (repeatable): mp4sd, "
+              "mp4hd, mp4hd2, 3gphd, flvhd, …; a video without any is recorded as "
+              "unavailable with the types it has.")
 @click.option("--max-comments", type=click.IntRange(min=0),
               help="At most this many top-level comments per video (0: none).")
 @click.option("--headed", is_flag=True, help="Show the browser (needs a display: xvfb-run).")
@@ -105,8 +120,8 @@ def _log_levels(*, verbose: int) -> None:
               help="With --headed: slow every browser action by this many ms.")
 @click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
               help="Use site profiles and selector files from this directory.")
-@click.option("--chromium", help="Chromium executable (default: SCRAPER_CHROMIUM, "
-              "/usr/bin/chromium, then Playwright's own).")
+@click.option("--chromium", help="Chromium executable (default: SCRAPER_CHROMIUM, then "
+              "Debian's chromium-headless-shell or, headed, chromium; then Playwright's own).")
 @click.option("--enqueue-only", is_flag=True,
               help="Only read the catalogue into the store; `scrape worker`s crawl the videos.")
 @_browser_life
@@ -115,6 +130,11 @@ def run(**options: Any) -> None:
 
     Re-running the same command resumes an interrupted run, or, once a run has
     finished, crawls again: static fields are kept, figures and snapshots move on.
+
+    \b
+    Example (the bundled replica, see README):
+      scrape run --category today-hot --resolve '*.test=127.0.0.1:8899'
+      scrape run --max-videos 30 --no-media --store mydata.db
     """
     from .jobs.run import run_crawl
     from .progress import Reporter, Stats, format_summary
@@ -136,7 +156,7 @@ def run(**options: Any) -> None:
         sys.exit(EXIT_WITH_FAILURES if stored else 1)
 
 
-@cli.command()
+@cli.command(short_help="Write a collection as JSON lines or CSV.")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--what", type=click.Choice(["videos", "comments", "snapshots"]), required=True,
               help="Which collection to export.")
@@ -170,12 +190,13 @@ def export(store: str | None, what: str, fmt: str | None, out: Path | None) -> N
     click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)
 
 
-@cli.command()
+@cli.command(short_help="Show one page headed with every field outlined.")
 @click.argument("url")
 @click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
 @click.option("--pause", is_flag=True, help="Open the Playwright Inspector on the page.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("scrape-debug"),
-              show_default=True, help="Where the screenshot and trace go.")
+              show_default=True,
+              help="Where the screenshot and trace go (relative to the current directory).")
 @click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
 @click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
               help="Use site profiles and selector files from this directory.")
@@ -187,6 +208,11 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
     Outlines each field's element with a labelled box, prints field -> value, and
     saves a screenshot and a Playwright trace (view it with `playwright show-trace`).
     Needs a display: on a server, run it as `xvfb-run -a scrape debug URL`.
+
+    \b
+    Example:
+      xvfb-run -a scrape debug http://v.youku.test/v_show/id_XMzU5NzQ5OTc2==.html \\
+          --resolve '*.test=127.0.0.1:8899'
     """
     from .debug import debug_page
 
@@ -208,10 +234,10 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
                f"(playwright show-trace {report.trace})")
 
 
-@cli.command("refresh-selectors")
+@cli.command("refresh-selectors", short_help="Repair the selectors a redesign broke.")
 @click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
 @click.option("--category", default="today-hot", show_default=True,
-              help="Category whose pages are sampled.")
+              help=_categories_help("sample"))
 @click.option("--sample", type=click.IntRange(2, 200), default=12, show_default=True,
               help="Video pages to sample (catalogue pages: a third of it, at least 2).")
 @click.option("--store", help=_STORE_HELP + " Known values and fingerprints come from it.")
@@ -229,7 +255,13 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
     Broken fields are relocated from the values stored by earlier runs and the element
     fingerprints they kept; a repair is accepted only when every sampled page agrees.
     With --write the repairs become a new version file (existing versions are never
-    edited). Exits 1 if a required field could not be repaired.
+    edited). Exits 1 if a required field could not be repaired; an optional field whose
+    element is gone from every sample is dropped with a warning.
+
+    \b
+    Example:
+      scrape refresh-selectors --resolve '*.test=127.0.0.1:8899'           # report only
+      scrape refresh-selectors --resolve '*.test=127.0.0.1:8899' --write   # new version
     """
     from .repair.refresh import refresh_selectors as refresh
     from .repair.report import render_report
@@ -244,9 +276,9 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
         _fail(f"could not repair required fields: {', '.join(report.failed)}", 1)
 
 
-@cli.command()
+@cli.command(short_help="Follow a category's videos over time, by tier.")
 @click.option("--category", default="today-hot", show_default=True,
-              help="Category to follow, by CLI name (today-hot, …).")
+              help=_categories_help("follow"))
 @click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
 @click.option("--tiers", default=_DEFAULTS.tiers, show_default=True,
               help="Visit intervals, hottest tier first: NAME:INTERVAL[@VIEWS_PER_HOUR],…; a "
@@ -261,7 +293,7 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
               "videos of the category.")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
-              show_default=True, help="Where new videos' thumbnails and segments go.")
+              show_default=True, help=_MEDIA_HELP)
 @click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Visits at once (browser tabs).")
@@ -281,6 +313,11 @@ def monitor(**options: Any) -> None:
     comments revisited at the pace of their tier (hot hourly, cold daily).
 
     The schedule lives in the store: stop at any time and run the command again.
+
+    \b
+    Example:
+      scrape monitor --category today-hot --tiers 'hot:1h,warm:6h,cold:24h' --for 7d
+      scrape monitor --once            # from cron: visit what is due, then exit
     """
     from dataclasses import replace
 
@@ -306,12 +343,12 @@ def monitor(**options: Any) -> None:
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(short_help="Crawl the work other commands queued in the store.")
 @click.option("--id", "worker_id", help="This worker's name, recorded with its work "
               "(default HOST-PID).")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
-              show_default=True, help="Where thumbnails and segments are written.")
+              show_default=True, help=_MEDIA_HELP)
 @click.option("--resolve", "resolve", multiple=True, help=_RESOLVE_HELP)
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Pieces of work at once (browser tabs).")
@@ -324,7 +361,14 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
            resolve: tuple[str, ...], concurrency: int, once: bool, selectors_dir: Path | None,
            chromium: str | None, **browser_life: Any) -> None:
     """Crawl what the store holds: videos of `scrape run --enqueue-only` runs and due
-    visits of `scrape monitor` jobs. Start any number against one store."""
+    visits of `scrape monitor` jobs. Start any number against one store.
+
+    \b
+    Example:
+      scrape run --enqueue-only --store shared.db   # read the catalogue, queue its videos
+      scrape worker --store shared.db &             # as many as you like, on any machine
+      scrape worker --store shared.db --once        # what is due now, then exit
+    """
     from .jobs.worker import run_worker
 
     settings = config.Settings(
@@ -341,11 +385,16 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
         f"{_visits(outcome.stats)} in {outcome.elapsed_s:.1f}s on {outcome.store}", err=True)
 
 
-@cli.command()
+@cli.command(short_help="Show monitor jobs, tiers and queued runs.")
 @click.option("--store", help=_STORE_HELP)
 def status(store: str | None) -> None:
     """Per monitor job and tier: how many videos, the next due, the last visit's failures;
-    and the runs workers are still crawling."""
+    and the runs workers are still crawling.
+
+    \b
+    Example:
+      scrape status --store mydata.db
+    """
     from datetime import UTC, datetime
 
     from .jobs.status import status_lines

@@ -17,7 +17,14 @@ from enum import StrEnum
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 __all__ = [
     "CATALOGUE_FAILED",
@@ -140,6 +147,7 @@ class Reporter:
         self._task: object = None
         self._log_every_s = log_every_s
         self._last_log = 0.0
+        self._started = time.monotonic()
 
     @contextmanager
     def running(self) -> Iterator[Reporter]:
@@ -148,30 +156,36 @@ class Reporter:
             return
         self._bar = Progress(
             TextColumn("[bold]videos"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), TextColumn("{task.fields[detail]}"),
             console=self._console, transient=False,
         )
         with self._bar:
-            self._task = self._bar.add_task("videos", total=None, detail="")
+            self._task = self._bar.add_task("videos", total=None, detail="", rate="")
             yield self
             self.update()
 
     def update(self) -> None:
         """Refresh the bar, or log a line if enough time passed."""
-        done = sum(self.stats[k] for k in (*STORED, Count.VIDEOS_FAILED))
         stats = self.stats
-        detail = (f"segments {stats[Count.SEGMENTS_OK]} ok/{stats[Count.SEGMENTS_FAILED]} "
-                  f"failed  comments {self.stats[Count.COMMENTS_STORED]}  "
-                  f"failed videos {self.stats[Count.VIDEOS_FAILED]}")
+        done = sum(stats[k] for k in (*STORED, Count.VIDEOS_FAILED))
+        elapsed = time.monotonic() - self._started
+        rate = f"{done / elapsed * 60:.0f}/min" if done and elapsed > 0 else ""
+        # Outcomes by kind as they happen, not only failures.
+        kinds = "/".join(f"{stats[k]} {k.removeprefix('videos.')}"
+                         for k in (*STORED, Count.VIDEOS_FAILED) if stats[k])
+        detail = (f"{kinds}  segments {stats[Count.SEGMENTS_OK]} ok/"
+                  f"{stats[Count.SEGMENTS_FAILED]} failed  comments "
+                  f"{stats[Count.COMMENTS_STORED]}")
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=done, total=self.total,  # type: ignore[arg-type]
-                             detail=detail)
+                             detail=detail, rate=rate)
             return
         now = time.monotonic()
         if now - self._last_log >= self._log_every_s:
             self._last_log = now
             total = f"/{self.total}" if self.total else ""
-            log.info("videos %d%s  %s", done, total, detail)
+            log.info("videos %d%s  %s  %s", done, total, rate, detail)
 
 
 def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: float) -> str:
