@@ -15,6 +15,8 @@ have_chromium || need_apt+=(chromium)
 [ -n "${SCRAPER_CHROMIUM:-}" ] || [ -x /usr/lib/chromium/chromium-headless-shell ] ||
   need_apt+=(chromium-headless-shell)
 command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb xauth)
+# Screenshots (scrape debug, scrape plot) show Chinese text only with a CJK font.
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need_apt+=(fonts-wqy-zenhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]} with apt-get" >&2
