@@ -273,6 +273,11 @@ def test_a_failed_export_leaves_the_old_file_and_out_errors_are_one_line(
     assert out.read_text() == '{"old": true}\n'
     assert foreign.read_text() == "not a database, and never to be overwritten\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db", "videos.jsonl"]
+    named = tmp_path / "notes"  # a file whose name has no .db suffix: no "File exists"
+    named.write_text("plain text")
+    rc, err = _scrape_now("status", "--store", str(named), cwd=tmp_path)
+    one_error_line(err, 4, rc, str(named))
+    assert named.read_text() == "plain text"
     rc, err = _scrape_now("run", "--store", str(tmp_path / "s"), "--max-videos", "1",
                           "--resolve", "*.test=127.0.0.1:9", cwd=tmp_path)
     rc, err = _scrape_now("export", "--store", str(tmp_path / "s"), "--what", "runs",

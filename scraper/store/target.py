@@ -20,11 +20,11 @@ def open_store(
     target: str, *, database_default: str = "scraper", connect_timeout_s: float = 2.0,
     must_exist: bool = False,
 ) -> Store:
-    """A MongoDB URI gives a ``MongoStore``; a ``.db``/``.sqlite`` path, that SQLite file;
-    anything else is a directory holding ``scrape.db`` (where a directory store found there
-    is imported from the first time). With ``must_exist`` (commands that only read), an
-    embedded store that is not there is a ``ConfigError`` saying where it looked, never a
-    new empty store."""
+    """A MongoDB URI gives a ``MongoStore``; a ``.db``/``.sqlite`` path or an existing file,
+    that SQLite file; anything else is a directory holding ``scrape.db`` (where a directory
+    store found there is imported from the first time). With ``must_exist`` (commands that
+    only read), an embedded store that is not there is a ``ConfigError`` saying where it
+    looked, never a new empty store."""
     if target.startswith(("mongodb://", "mongodb+srv://")):
         return MongoStore(
             target, database_default=database_default, connect_timeout_s=connect_timeout_s
@@ -33,7 +33,9 @@ def open_store(
         raise ConfigError(f"--store {target}: not a MongoDB URI (mongodb:// or "
                           "mongodb+srv://) nor a path")
     path = Path(target)
-    if path.suffix.lower() in _DB_SUFFIXES:
+    # An existing file is the SQLite file itself, whatever its name (a foreign one is
+    # refused in one line when opened, never overwritten).
+    if path.suffix.lower() in _DB_SUFFIXES or path.is_file():
         if must_exist and not path.is_file():
             raise ConfigError(f"no store at {path}: the file does not exist (check --store)")
         return SqliteStore(path)
