@@ -46,6 +46,7 @@ from .documents import (
     finish_update,
     from_doc,
     frontier_insert,
+    get_path,
     held_query,
     job_query,
     keyed,
@@ -57,6 +58,7 @@ from .documents import (
     schedule_finish_update,
     schedule_insert,
     snapshot_doc,
+    sort_docs,
     utc_now,
     video_update,
 )
@@ -344,7 +346,6 @@ class DirStore:
         for doc in await self.find_docs(collection, {}):
             yield doc
 
-
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         async with self._locks[collection]:
             docs = await self._docs(collection)
@@ -364,6 +365,22 @@ class DirStore:
             docs = await self._docs(collection)
             hits = [copy.deepcopy(doc) for doc in docs.values() if matches(doc, filter_eq)]
         return sorted(hits, key=lambda d: (isinstance(d["_id"], str), d["_id"]))
+
+    async def find_page(self, collection: str, query: Mapping[str, Any], *,
+                        sort: Sequence[tuple[str, int]] = (), skip: int = 0,
+                        limit: int | None = None) -> list[Doc]:
+        async with self._locks[collection]:
+            docs = await self._docs(collection)
+            hits = sort_docs([d for d in _candidates(docs, query) if matches(d, query)], sort)
+            return copy.deepcopy(hits[skip:skip + limit] if limit else hits[skip:])
+
+    async def distinct(
+        self, collection: str, field: str, query: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        async with self._locks[collection]:
+            docs = await self._docs(collection)
+            found = {get_path(doc, field) for doc in docs.values() if matches(doc, query or {})}
+        return sorted(found - {None})
 
 
 def _candidates(docs: Mapping[DocId, Doc], query: Mapping[str, Any]) -> Iterable[Doc]:

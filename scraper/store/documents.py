@@ -3,17 +3,19 @@
 Both stores speak MongoDB's update language: the builders here (``video_update``,
 ``claim_update``, ...) say once what a write means; ``MongoStore`` (``store.py``) sends
 them to the server and ``DirStore`` (``dirstore.py``) applies them with ``apply_update``
-(``$set``, ``$setOnInsert``, ``$inc``) and ``matches`` (equality, ``$lt``, ``$lte``,
-``$or``): only what the builders use. So the merge rules (static video fields kept from
+(``$set``, ``$setOnInsert``, ``$inc``), ``matches`` (equality, ``$lt``, ``$lte``, ``$gt``,
+``$gte``, ``$in``, ``$regex``, ``$or``) and ``sort_docs``: only what the builders and the
+dashboard's reads use. So the merge rules (static video fields kept from
 the first crawl, frontier leases) are written once.
 """
 
 from __future__ import annotations
 
 import copy
+import operator
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar, get_args
 
@@ -48,6 +50,7 @@ __all__ = [
     "finish_update",
     "from_doc",
     "frontier_insert",
+    "get_path",
     "held_query",
     "job_query",
     "keyed",
@@ -60,6 +63,7 @@ __all__ = [
     "schedule_finish_update",
     "schedule_insert",
     "snapshot_doc",
+    "sort_docs",
     "utc_now",
     "video_update",
 ]
@@ -217,6 +221,12 @@ def _get(doc: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+def get_path(doc: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` of ``doc``, None where there is none."""
+    value = _get(doc, path)
+    return None if value is _MISSING else value
+
+
 def _put(doc: Doc, path: str, value: Any) -> None:
     *parents, last = path.split(".")
     for part in parents:
@@ -241,20 +251,73 @@ def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
 
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """MongoDB's answer for ``doc`` against a query of equalities, ``$lt``, ``$lte``, ``$or``."""
+    """MongoDB's answer for ``doc`` against a query of equalities, comparisons (``$lt``,
+    ``$lte``, ``$gt``, ``$gte``), ``$in``, ``$regex`` (with ``$options`` ``i``) and ``$or``."""
     for key, cond in query.items():
         if key == "$or":
             if not any(matches(doc, branch) for branch in cond):
                 return False
-        elif isinstance(cond, Mapping) and cond and set(cond) <= {"$lt", "$lte"}:
-            value = _get(doc, key)
-            if value is _MISSING or value is None:
-                return False
-            if ("$lt" in cond and not value < cond["$lt"]) or (
-                    "$lte" in cond and not value <= cond["$lte"]):
+        elif isinstance(cond, Mapping) and cond and all(op.startswith("$") for op in cond):
+            if not _meets(_get(doc, key), cond):
                 return False
         else:
             value = _get(doc, key)
             if (None if value is _MISSING else value) != cond:
                 return False
     return True
+
+
+def _meets(value: Any, cond: Mapping[str, Any]) -> bool:
+    """Whether a field's ``value`` meets every operator of ``cond``."""
+    value = None if value is _MISSING else value
+    for op, operand in cond.items():
+        if op == "$in":
+            if value not in operand:
+                return False
+        elif op == "$regex":
+            flags = re.IGNORECASE if "i" in cond.get("$options", "") else 0
+            if not isinstance(value, str) or not re.search(operand, value, flags):
+                return False
+        elif op in _COMPARE:
+            if value is None or _rank(value) != _rank(operand) or not _COMPARE[op](value, operand):
+                return False
+        elif op != "$options":
+            raise ValueError(f"unsupported query operator {op}")
+    return True
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge,
+}
+
+
+def _rank(value: Any) -> int:
+    """MongoDB's order of types: missing and null, numbers, strings, objects, arrays, bools,
+    dates."""
+    if value is None or value is _MISSING:
+        return 0
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int | float):
+        return 1
+    if isinstance(value, str):
+        return 2
+    if isinstance(value, Mapping):
+        return 3
+    if isinstance(value, list | tuple):
+        return 4
+    return 6
+
+
+def sort_docs(docs: list[Doc], sort: Sequence[tuple[str, int]]) -> list[Doc]:
+    """``docs`` in MongoDB's order for ``sort`` (``[(path, 1 | -1)]``), then by ``_id``;
+    values of different types order by type, missing ones as null."""
+    ordered = sorted(docs, key=lambda d: _sort_value(d["_id"]))
+    for path, direction in reversed(sort):
+        ordered.sort(key=lambda d: _sort_value(_get(d, path)), reverse=direction < 0)
+    return ordered
+
+
+def _sort_value(value: Any) -> tuple[int, Any]:
+    rank = _rank(value)
+    return (rank, value if rank in (1, 2, 5, 6) else None)
