@@ -19,6 +19,10 @@ from .pool import first_line
 
 __all__ = ["evaluate_file"]
 
+# The crawl's flags without its --blink-settings, which turn images off: a chart export
+# draws its SVG through an image.
+_ARGS = [arg for arg in DEFAULT_CHROMIUM_ARGS if not arg.startswith("--blink-settings")]
+
 
 async def evaluate_file(
     path: Path, expression: str, *, executable: str | None, timeout_s: float = 60.0
@@ -30,13 +34,16 @@ async def evaluate_file(
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
-                executable_path=executable, args=list(DEFAULT_CHROMIUM_ARGS))
+                executable_path=executable, args=_ARGS)
             try:
                 page = await browser.new_page()
                 page.set_default_timeout(timeout_s * 1000)
                 await page.goto(url, wait_until="load")
-                return await page.evaluate(expression)
+                async with asyncio.timeout(timeout_s):  # evaluate itself has no deadline
+                    return await page.evaluate(expression)
             finally:
                 await browser.close()
     except PlaywrightError as exc:
         raise BrowserError(f"cannot render {path}: {first_line(exc)}") from exc
+    except TimeoutError as exc:
+        raise BrowserError(f"cannot render {path}: no answer within {timeout_s:g} s") from exc
