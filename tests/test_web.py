@@ -9,8 +9,12 @@ as text, and no page may log a console error.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shutil
+import signal
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +23,7 @@ from statistics import median_low
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from mongomock_motor import AsyncMongoMockClient
 from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright
@@ -35,7 +39,7 @@ from scraper.web.app import make_app
 from scraper.web.files import write_plot, write_report
 from scraper.web.snapshots import Visit, growth_per_hour
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.test_cli import one_error_line, scrape
+from tests.test_cli import SCRAPE, one_error_line, scrape
 from tests.test_crawl import crawl_settings
 from tests.test_monitor import growth, replica_clock, split_threshold
 
@@ -72,7 +76,10 @@ async def filled(make_replica: Any, tmp_path_factory: pytest.TempPathFactory
     """A crawl of 6 videos with their files, 4 monitor rounds of 5, and hostile text."""
     tmp = tmp_path_factory.mktemp("web")
     client = AsyncMongoMockClient()
-    async with make_replica(videos=15, seed=11, faults=False, segment_kb=4) as rep:
+    # The crawl stamps its snapshot with the wall clock, the monitor with the replica's:
+    # starting the replica's clock now keeps the two in one order.
+    async with make_replica(videos=15, seed=11, faults=False, segment_kb=4,
+                            epoch=time.time() - 60) as rep:
         settings = crawl_settings(rep, tmp, max_videos=6, concurrency=2)
         outcome = await run_crawl(settings, store=mongo(client))
         assert outcome.stats["videos.failed"] == 0
@@ -449,3 +456,29 @@ async def test_plot_and_report_refuse_bad_input_in_one_line(filled: Filled,
     rc, _, err = await scrape("report", "--store", store, "--out", str(tmp_path / "r.html"),
                               cwd=tmp_path)
     assert rc == 0 and "(7 video charts)" in err, err
+
+
+async def test_dashboard_command_serves_warns_and_stops(filled: Filled, tmp_path: Path) -> None:
+    """`scrape dashboard` on all interfaces: a warning, the URL, pages, then Ctrl-C."""
+    proc = await asyncio.create_subprocess_exec(
+        SCRAPE, "dashboard", "--store", str(filled.dir_path), "--host", "0.0.0.0",
+        "--port", "0", cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "MONGODB_URI": ""})
+    assert proc.stderr is not None
+    try:
+        warning = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()
+        assert "warning: listening on 0.0.0.0" in warning
+        ready = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()
+        port = re.search(r"at http://0\.0\.0\.0:(\d+)/", ready)
+        assert port, ready
+        async with ClientSession() as http, http.get(
+                f"http://127.0.0.1:{port[1]}/videos?q=bold") as response:
+            assert response.status == 200
+            assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+            body = await response.text()
+        assert "&lt;img src=x onerror=" in body and "<img src=x" not in body
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = (await asyncio.wait_for(proc.stderr.read(), 60)).decode()
+        await proc.wait()
+    one_error_line(rest, 130, proc.returncode, "dashboard stopped")
