@@ -349,7 +349,7 @@ class DirStore:
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         async with self._locks[collection]:
             docs = await self._docs(collection)
-            return sum(matches(doc, filter_eq or {}) for doc in docs.values())
+            return sum(matches(d, filter_eq) for d in docs.values()) if filter_eq else len(docs)
 
     async def save_doc(self, collection: str, doc_id: DocId, doc: Mapping[str, Any]) -> None:
         await self._replace(collection, [keyed(doc_id, doc)])

@@ -44,12 +44,17 @@ class SnapshotIndex:
         self._last_two: dict[str, tuple[Visit, ...]] = {}
         self._seen: dict[str, datetime] = {}  # ids read at or after (newest - look-back)
         self._newest: datetime | None = None
+        self._count = -1
         self.per_hour: Counter[datetime] = Counter()
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
         """Read the snapshots written since the last refresh (all of them the first time)."""
         async with self._lock:
+            count = await self._store.count("snapshots")
+            if count == self._count:
+                return  # nothing new (a redone visit, rewritten in place, waits for the next)
+            self._count = count
             since = {} if self._newest is None else {"ts": {"$gte": self._newest - _LOOK_BACK}}
             for doc in await self._store.find_page("snapshots", since, sort=[("ts", 1)]):
                 if doc["_id"] not in self._seen:
