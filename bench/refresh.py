@@ -30,7 +30,9 @@ def scrape(*args: str, cwd: str) -> subprocess.CompletedProcess[str]:
 
 
 def videos(store: Path) -> dict[str, dict[str, Any]]:
-    docs = (json.loads(p.read_text(encoding="utf-8")) for p in (store / "videos").glob("*.json"))
+    exported = subprocess.run([str(BIN / "scrape"), "-q", "export", "--store", str(store),
+                               "--what", "videos"], text=True, capture_output=True, check=True)
+    docs = (json.loads(line) for line in exported.stdout.splitlines())
     return {d["_id"]: d for d in docs}
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
@@ -442,6 +443,98 @@ def _replacing(path: Path) -> Iterator[TextIO]:
         part.unlink(missing_ok=True)
 
 
+@cli.command(short_help="Browse the store in a web browser.")
+@click.option("--store", help=_STORE_HELP)
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="Port to listen on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but this machine shows the store's data "
+              "to that network.")
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the web browser.")
+def dashboard(store: str | None, port: int, host: str, open_browser: bool) -> None:
+    """Browse the store in a web browser: runs, tiers, videos, their charts and comments.
+
+    Read-only; open pages update themselves while `scrape run` or `scrape monitor` writes.
+    """
+    from .web.serve import serve_dashboard
+
+    target = _store_target(store)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"scrape: warning: listening on {host}: anyone who reaches it there can "
+                   "read the data in the store", err=True)
+    _run_async(lambda: serve_dashboard(target, host=host, port=port, open_browser=open_browser,
+                                       announce=lambda line: click.echo(line, err=True)),
+               interrupted="dashboard stopped")
+
+
+@cli.command(short_help="Chart videos' views and comments into a file.")
+@click.argument("vids", nargs=-1, required=True)
+@click.option("--metric", type=click.Choice(["views", "comments"]),
+              help="Chart one figure (default: both, comments on the right axis).")
+@click.option("--since", help="Only snapshots from then on: an ISO date or time (UTC unless it "
+              "says), or how long ago (24h, 7d).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="FILE.html (interactive, self-contained), FILE.png or FILE.svg.")
+@click.option("--width", type=click.IntRange(100, 8000), default=1000, show_default=True,
+              help="Image width in pixels (PNG, SVG).")
+@click.option("--height", type=click.IntRange(100, 8000), default=600, show_default=True,
+              help="Image height in pixels (PNG, SVG).")
+@click.option("--store", help=_STORE_HELP)
+@click.option("--chromium", help="Chromium executable (draws PNG and SVG).")
+def plot(vids: tuple[str, ...], metric: str | None, since: str | None, out: Path, width: int,
+         height: int, store: str | None, chromium: str | None) -> None:
+    """Chart videos' views and comments against time, as the dashboard does, into a file."""
+    from .store.target import open_store
+    from .web.files import write_plot
+
+    start = _since(since) if since else None
+    metrics = [metric] if metric else ["views", "comments"]
+    browser = config.find_chromium(chromium)
+    target = _store_target(store)
+
+    async def main() -> Path:
+        async with open_store(target, must_exist=True) as opened:
+            return await write_plot(opened, vids, out, metrics=metrics,  # type: ignore[arg-type]
+                                    since=start, width=width, height=height, chromium=browser)
+
+    click.echo(f"wrote {_run_async(main)}", err=True)
+
+
+@cli.command(short_help="Write a self-contained HTML report to share.")
+@click.option("--store", help=_STORE_HELP)
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="The HTML file to write.")
+@click.option("--top", type=click.IntRange(0, 500), default=10, show_default=True,
+              help="Chart this many of the most viewed videos.")
+def report(store: str | None, out: Path, top: int) -> None:
+    """Write one HTML file to share: the overview and the top videos' charts. It opens
+    anywhere, without a network."""
+    from .store.target import open_store
+    from .web.files import write_report
+
+    target = _store_target(store)
+
+    async def main() -> int:
+        async with open_store(target, must_exist=True) as opened:
+            return await write_report(opened, out, top=top)
+
+    charted = _run_async(main)
+    click.echo(f"wrote {out} ({charted} video charts)", err=True)
+
+
+def _since(text: str) -> datetime:
+    from datetime import UTC, timedelta
+
+    from .jobs.tiers import parse_interval
+
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        ago = parse_interval(text, what="--since (an ISO date or time, or a duration)")
+        return datetime.now(UTC) - timedelta(seconds=ago)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def _visits(stats: Any) -> str:
     return (f"visits: {stats[Count.VISITS_FIRST]} first, {stats[Count.VISITS_REVISIT]} revisits, "
             f"{stats[Count.VISITS_FAILED]} failed; {stats[Count.VISITS_CATALOGUE]} catalogue reads "
@@ -483,20 +576,21 @@ def _store_target(explicit: str | None) -> str:
     return config.DEFAULT_STORE_DIR
 
 
-def _run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def _run_async(factory: Callable[[], Coroutine[Any, Any, T]], *,
+               interrupted: str = "interrupted; run the same command again to resume") -> T:
     try:
         return asyncio.run(factory())
     except ScraperError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _interrupted()
+        _interrupted(interrupted)
 
 
-def _interrupted() -> NoReturn:
+def _interrupted(message: str = "interrupted; run the same command again to resume") -> NoReturn:
     # Ctrl-C reaches the Playwright driver too (one process group): futures it leaves
     # behind would log "Future exception was never retrieved" after our one line.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    _fail("interrupted; run the same command again to resume", 130)
+    _fail(message, 130)
 
 
 def _fail(message: str, code: int) -> NoReturn:

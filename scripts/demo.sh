@@ -35,4 +35,8 @@ With MongoDB (MONGODB_URI or a local server), query it directly, e.g.
   mongosh scraper --eval 'db.videos.find({}, {title: 1, stat_play: 1}).limit(5)'
 Run 'make demo' again: a finished run is followed by a new one; static fields stay
 from the first crawl, each visit adds a snapshot (the replica's clock restarts with it).
+Share a report: $BIN/scrape report --out report.html
+
+See the data (overview, videos, charts, comments) in your browser:
+  $BIN/scrape dashboard --open
 MSG

@@ -292,6 +292,58 @@ async def test_finish_release_retry(store: Store) -> None:
         ("b", 1, None), ("c", 2, None), ("d", 2, None)]
 
 
+# --- pages of documents (the dashboard's reads) --------------------------------------
+
+
+async def _paging_videos(store: Store) -> None:
+    rows = [("a1", 500, "社会", "<b>Hot</b> news"), ("a2", None, "娱乐", "quiet"),
+            ("a3", 70, "社会", "HOT take"), ("a4", 500, None, "cold"), ("a5", 9, "娱乐", "x")]
+    for vid, views, tag, title in rows:
+        at = T0 + timedelta(minutes=len(vid) + int(vid[1]))
+        await store.save_video(make_video(vid, at=at, stat_play=views, category=tag, title=title))
+
+
+async def test_find_page_filters_sorts_and_pages(store: Store) -> None:
+    await _paging_videos(store)
+    ids = lambda docs: [d["_id"] for d in docs]  # noqa: E731
+    by_views = await store.find_page("videos", {}, sort=[("stat_play", -1)])
+    assert ids(by_views) == ["a1", "a4", "a3", "a5", "a2"]  # ties by _id; missing last
+    assert ids(await store.find_page("videos", {}, sort=[("stat_play", 1)])) == [
+        "a2", "a5", "a3", "a1", "a4"]
+    assert ids(await store.find_page("videos", {}, sort=[("stat_play", -1)], skip=1,
+                                     limit=2)) == ["a4", "a3"]
+    assert ids(await store.find_page("videos", {}, skip=4, limit=10)) == ["a5"]
+    assert ids(await store.find_page("videos", {"category": "社会"},
+                                     sort=[("crawl.last", -1)])) == ["a3", "a1"]
+    hot = {"title": {"$regex": "hot", "$options": "i"}}
+    assert ids(await store.find_page("videos", hot)) == ["a1", "a3"]
+    assert ids(await store.find_page("videos", {"_id": {"$in": ["a5", "a2", "zz"]}})) == [
+        "a2", "a5"]
+    ranged = {"stat_play": {"$gt": 9, "$lte": 500}}
+    assert ids(await store.find_page("videos", ranged)) == ["a1", "a3", "a4"]
+    assert ids(await store.find_page("videos", {"stat_play": {"$gte": 70, "$lt": 500}})) == [
+        "a3"]
+    assert await store.count("videos", ranged) == 3
+    assert await store.count("videos", hot) == 2
+    page = await store.find_page("videos", {"_id": "a1"})
+    assert page[0]["title"] == "<b>Hot</b> news" and page[0]["segments"][0]["size"] == 10
+
+
+async def test_distinct_values_are_sorted_without_null(store: Store) -> None:
+    await _paging_videos(store)
+    assert await store.distinct("videos", "category") == ["娱乐", "社会"]
+    assert await store.distinct("videos", "category", {"stat_play": {"$gte": 70}}) == ["社会"]
+    assert await store.distinct("videos", "crawl.run_id") == ["run-1"]
+    assert await store.distinct("snapshots", "vid") == []
+
+
+async def test_a_page_is_a_copy(store: Store) -> None:
+    await _paging_videos(store)
+    (doc,) = await store.find_page("videos", {"_id": "a1"})
+    doc["title"] = "changed"
+    assert (await store.find_page("videos", {"_id": "a1"}))[0]["title"] == "<b>Hot</b> news"
+
+
 async def test_a_store_must_be_opened_first(tmp_path: Path) -> None:
     mongo = MongoStore("mongodb://x/y", client=AsyncMongoMockClient())
     for unopened in (SqliteStore(tmp_path / "s.db"), mongo):
@@ -339,6 +391,9 @@ class _FailingCursor:
         return self
 
     def limit(self, *args: Any) -> _FailingCursor:
+        return self
+
+    def skip(self, *args: Any) -> _FailingCursor:
         return self
 
     def __aiter__(self) -> _FailingCursor:
@@ -428,6 +483,8 @@ CALLS: dict[str, Callable[[Store], Awaitable[Any]]] = {
     "save_doc": lambda s: s.save_doc("fingerprints", "k", {}),
     "get_doc": lambda s: s.get_doc("fingerprints", "k"),
     "find_docs": lambda s: s.find_docs("fingerprints", {}),
+    "find_page": lambda s: s.find_page("videos", {}, sort=[("stat_play", -1)], limit=5),
+    "distinct": lambda s: s.distinct("videos", "category"),
 }
 PROTOCOL_METHODS = {
     name for name, value in vars(Store).items() if callable(value) and not name.startswith("_")

@@ -120,7 +120,8 @@ class Store(Protocol):
         """Every document of a collection as a plain dict (with ``_id``), by ``_id``."""
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
-        """Documents whose fields (dotted paths allowed) equal ``filter_eq``'s values."""
+        """Documents whose fields (dotted paths allowed) equal ``filter_eq``'s values (or
+        meet its operators, as ``find_page``'s query)."""
 
     async def save_doc(self, collection: str, doc_id: DocId, doc: Mapping[str, Any]) -> None:
         """Insert or replace one document of any collection."""
@@ -128,3 +129,26 @@ class Store(Protocol):
     async def get_doc(self, collection: str, doc_id: DocId) -> Doc | None: ...
 
     async def find_docs(self, collection: str, filter_eq: Mapping[str, Any]) -> list[Doc]: ...
+
+    async def find_page(
+        self,
+        collection: str,
+        query: Mapping[str, Any],
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+    ) -> list[Doc]:
+        """One page of the documents matching ``query``, ordered by ``sort`` then ``_id``.
+
+        ``query`` is MongoDB's language, the part ``documents.matches`` speaks: equality on
+        dotted paths, ``$lt``/``$lte``/``$gt``/``$gte``, ``$in``, ``$regex`` (``$options``
+        ``"i"``) and ``$or``. ``sort`` is ``[(path, 1 | -1)]``; missing values sort as null
+        (first ascending). ``skip`` documents are passed over, then at most ``limit`` come.
+        """
+
+    async def distinct(
+        self, collection: str, field: str, query: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """The different non-null values of ``field`` among documents matching ``query``,
+        sorted."""

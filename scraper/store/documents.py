@@ -3,18 +3,20 @@
 Both stores speak MongoDB's update language: the builders here (``video_update``,
 ``claim_update``, ...) say once what a write means; ``MongoStore`` (``mongo.py``) sends
 them to the server and ``SqliteStore`` (``sqlite.py``) applies them with ``apply_update``
-(``$set``, ``$setOnInsert``, ``$inc``) and ``matches`` (equality, ``$lt``, ``$lte``,
-``$or``): only what the builders use, and any other operator is an error rather than a
-silent mismatch. So the merge rules (static video fields kept from the first crawl,
-frontier leases) are written once.
+(``$set``, ``$setOnInsert``, ``$inc``), ``matches`` (equality, ``$lt``, ``$lte``, ``$gt``,
+``$gte``, ``$in``, ``$regex``, ``$or``) and ``sort_docs``: only what the builders and the
+dashboard's reads use, and any other operator is an error rather than a silent mismatch.
+So the merge rules (static video fields kept from the first crawl, frontier leases) are
+written once.
 """
 
 from __future__ import annotations
 
 import copy
+import operator
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar, get_args
 
@@ -49,6 +51,7 @@ __all__ = [
     "finish_update",
     "from_doc",
     "frontier_insert",
+    "get_path",
     "held_query",
     "job_query",
     "keyed",
@@ -61,6 +64,7 @@ __all__ = [
     "schedule_finish_update",
     "schedule_insert",
     "snapshot_doc",
+    "sort_docs",
     "utc_now",
     "video_update",
 ]
@@ -218,6 +222,12 @@ def _get(doc: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+def get_path(doc: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` of ``doc``, None where there is none."""
+    value = _get(doc, path)
+    return None if value is _MISSING else value
+
+
 def _put(doc: Doc, path: str, value: Any) -> None:
     *parents, last = path.split(".")
     for part in parents:
@@ -242,7 +252,8 @@ def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
 
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """MongoDB's answer for ``doc`` against a query of equalities, ``$lt``, ``$lte``, ``$or``.
+    """MongoDB's answer for ``doc`` against a query of equalities, comparisons (``$lt``,
+    ``$lte``, ``$gt``, ``$gte``), ``$in``, ``$regex`` (with ``$options`` ``i``) and ``$or``.
 
     Any other operator raises ``ValueError``: read as an equality it would match nothing.
     """
@@ -253,7 +264,7 @@ def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
         elif key.startswith("$"):
             raise ValueError(f"unsupported query operator {key}")
         elif isinstance(cond, Mapping) and any(str(op).startswith("$") for op in cond):
-            if not _compares(_get(doc, key), cond):
+            if not _meets(_get(doc, key), cond):
                 return False
         else:
             value = _get(doc, key)
@@ -262,11 +273,57 @@ def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
     return True
 
 
-def _compares(value: Any, cond: Mapping[str, Any]) -> bool:
-    unknown = set(cond) - {"$lt", "$lte"}
-    if unknown:
-        raise ValueError(f"unsupported query operator {min(unknown)}")
-    if value is _MISSING or value is None:
-        return False
-    return ("$lt" not in cond or value < cond["$lt"]) and (
-        "$lte" not in cond or value <= cond["$lte"])
+def _meets(value: Any, cond: Mapping[str, Any]) -> bool:
+    """Whether a field's ``value`` meets every operator of ``cond``."""
+    value = None if value is _MISSING else value
+    for op, operand in cond.items():
+        if op == "$in":
+            if value not in operand:
+                return False
+        elif op == "$regex":
+            flags = re.IGNORECASE if "i" in cond.get("$options", "") else 0
+            if not isinstance(value, str) or not re.search(operand, value, flags):
+                return False
+        elif op in _COMPARE:
+            if value is None or _rank(value) != _rank(operand) or not _COMPARE[op](value, operand):
+                return False
+        elif op != "$options":
+            raise ValueError(f"unsupported query operator {op}")
+    return True
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge,
+}
+
+
+def _rank(value: Any) -> int:
+    """MongoDB's order of types: missing and null, numbers, strings, objects, arrays, bools,
+    dates."""
+    if value is None or value is _MISSING:
+        return 0
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int | float):
+        return 1
+    if isinstance(value, str):
+        return 2
+    if isinstance(value, Mapping):
+        return 3
+    if isinstance(value, list | tuple):
+        return 4
+    return 6
+
+
+def sort_docs(docs: list[Doc], sort: Sequence[tuple[str, int]]) -> list[Doc]:
+    """``docs`` in MongoDB's order for ``sort`` (``[(path, 1 | -1)]``), then by ``_id``;
+    values of different types order by type, missing ones as null."""
+    ordered = sorted(docs, key=lambda d: _sort_value(d["_id"]))
+    for path, direction in reversed(sort):
+        ordered.sort(key=lambda d: _sort_value(_get(d, path)), reverse=direction < 0)
+    return ordered
+
+
+def _sort_value(value: Any) -> tuple[int, Any]:
+    rank = _rank(value)
+    return (rank, value if rank in (1, 2, 5, 6) else None)

@@ -66,10 +66,13 @@ __all__ = ["FRONTIER_STATES", "MongoStore", "mongo_answers"]
 
 _DUPLICATE_KEY = 11000
 
+# The dashboard's Videos table filters and sorts on the videos' fields; its live view and
+# growth figures read snapshots by time.
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
-    "videos": [[("crawl.last", 1)]],
+    "videos": [[("crawl.last", 1)], [("stat_play", 1)], [("comment_total", 1)],
+               [("category", 1)], [("channel_name", 1)], [("status", 1)]],
     "comments": [[("vid", 1)]],
-    "snapshots": [[("vid", 1), ("ts", 1)]],
+    "snapshots": [[("vid", 1), ("ts", 1)], [("ts", 1)]],
     "frontier": [[("job", 1), ("state", 1), *CLAIM_SORT]],
     "runs": [[("job", 1), ("started", -1)]],
     "schedule": [[("job", 1), ("state", 1), *SCHEDULE_SORT]],
@@ -362,3 +365,27 @@ class MongoStore:
         with self._errors(f"reading {collection}"):
             docs = await col.find(dict(filter_eq)).sort("_id", 1).to_list(None)
         return [aware(doc) for doc in docs]
+
+    async def find_page(
+        self,
+        collection: str,
+        query: Mapping[str, Any],
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+    ) -> list[Doc]:
+        col = await self._col(collection)
+        order = [*sort, ("_id", 1)] if all(key != "_id" for key, _ in sort) else list(sort)
+        with self._errors(f"reading {collection}"):
+            cursor = col.find(dict(query)).sort(order).skip(skip)
+            docs = await (cursor.limit(limit) if limit else cursor).to_list(None)
+        return [aware(doc) for doc in docs]
+
+    async def distinct(
+        self, collection: str, field: str, query: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        col = await self._col(collection)
+        with self._errors(f"reading {collection}"):
+            values = await col.distinct(field, dict(query or {}))
+        return sorted(value for value in values if value is not None)

@@ -280,3 +280,16 @@ class SqliteStore:
     async def find_docs(self, collection: str, filter_eq: Mapping[str, Any]) -> list[Doc]:
         return await self._read(f"reading {collection}", ops.find, collection,
                                 dict(filter_eq))
+
+    async def find_page(
+        self, collection: str, query: Mapping[str, Any], *,
+        sort: Sequence[tuple[str, int]] = (), skip: int = 0, limit: int | None = None,
+    ) -> list[Doc]:
+        return await self._read(f"reading {collection}", ops.find_page, collection,
+                                dict(query), list(sort), skip, limit)
+
+    async def distinct(
+        self, collection: str, field: str, query: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        return await self._read(f"reading {collection}", ops.distinct, collection, field,
+                                dict(query or {}))

@@ -22,8 +22,10 @@ from .documents import (
     Update,
     apply_update,
     claim_query,
+    get_path,
     matches,
     schedule_claim_query,
+    sort_docs,
 )
 from .sqlite_schema import (
     COLUMNS,
@@ -103,6 +105,28 @@ def find(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) ->
     clause, params, _ = where_eq(collection, query)
     sql = f"SELECT doc FROM {table(collection)} WHERE {clause} ORDER BY id"
     return [doc for doc in _docs(conn, sql, params) if matches(doc, query)]
+
+
+def find_page(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any],
+              sort: Sequence[tuple[str, int]], skip: int, limit: int | None) -> list[Doc]:
+    """A page of the documents matching ``query`` in ``sort`` order, then by ``_id``: in SQL
+    when the query is all indexed equalities and the order is ``_id``'s, else every match
+    is read, sorted by ``documents.sort_docs`` and cut."""
+    if not _exists(conn, collection):
+        return []
+    clause, params, complete = where_eq(collection, query)
+    if complete and not sort:
+        sql = (f"SELECT doc FROM {table(collection)} WHERE {clause} ORDER BY id "
+               f"LIMIT ? OFFSET ?")
+        return _docs(conn, sql, [*params, -1 if limit is None else limit, skip])
+    ordered = sort_docs(find(conn, collection, query), sort)
+    return ordered[skip:] if limit is None else ordered[skip:skip + limit]
+
+
+def distinct(conn: sqlite3.Connection, collection: str, field: str,
+             query: Mapping[str, Any]) -> list[Any]:
+    found = {get_path(doc, field) for doc in find(conn, collection, query)}
+    return sorted(found - {None})
 
 
 def page(conn: sqlite3.Connection, collection: str, after: DocId | None) -> list[Doc]:
