@@ -35,6 +35,7 @@ STORE_KEY = web.AppKey("store", Store)
 _INDEX = web.AppKey("index", SnapshotIndex)
 _POLL = web.AppKey("poll_s", float)
 _PAGE_SIZE = web.AppKey("page_size", int)
+_OPTIONS = web.AppKey("filter_options", dict[str, list[str]])
 _CLOSING = web.AppKey("closing", asyncio.Event)
 _STATIC_TYPES = {"plotly.min.js": "text/javascript", "app.js": "text/javascript",
                  "style.css": "text/css"}
@@ -48,7 +49,7 @@ def make_app(store: Store, *, poll_s: float = 2.0, page_size: int = 50) -> web.A
     ``page_size``: rows per page of the Videos table."""
     app = web.Application(middlewares=[_headers])
     app[STORE_KEY], app[_INDEX], app[_POLL] = store, SnapshotIndex(store), poll_s
-    app[_PAGE_SIZE] = page_size
+    app[_PAGE_SIZE], app[_OPTIONS] = page_size, {}
     app[_CLOSING] = asyncio.Event()
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", _overview)
@@ -86,19 +87,28 @@ async def _videos(request: web.Request) -> web.Response:
     await index.refresh()
     filters = VideoFilters.from_query(request.query)
     page = await video_page(store, index, filters, page_size=request.app[_PAGE_SIZE])
-    options = {
-        "category": list(await category_runs(store)),
-        "tag": await store.distinct("videos", "category"),
-        "channel": await store.distinct("videos", "channel_name"),
-        "status": await store.distinct("videos", "status"),
-        "tier": await store.distinct("schedule", "tier", {"kind": "video"}),
-    }
+    options = await _filter_options(request.app)
 
     def page_url(number: int) -> str:
         return "/videos?" + urlencode({**request.query, "page": str(number)})
 
     return await _page(request, "videos.html", p=page, f=filters, options=options,
                        sorts={key: _SORT_LABELS[key] for key in SORTS}, page_url=page_url)
+
+
+async def _filter_options(app: web.Application) -> dict[str, list[str]]:
+    """The values each filter offers; read again only once the store has changed."""
+    store, cached = app[STORE_KEY], app[_OPTIONS]
+    version = await store_version(store)
+    if cached.get("version") != [version]:
+        cached.clear()
+        cached["version"] = [version]
+        cached["category"] = list(await category_runs(store))
+        cached["tag"] = await store.distinct("videos", "category")
+        cached["channel"] = await store.distinct("videos", "channel_name")
+        cached["status"] = await store.distinct("videos", "status")
+        cached["tier"] = await store.distinct("schedule", "tier", {"kind": "video"})
+    return {name: values for name, values in cached.items() if name != "version"}
 
 
 async def _video(request: web.Request) -> web.Response:
