@@ -111,29 +111,7 @@ class Job:
 
     async def finish(self, card: dict[str, Any], fields: dict[str, Any], ups: Any,
                      comments: tuple[str, str]) -> dict[str, Any]:
-        unavailable, segments = shared.play_segments(ups)
-        first = shared.unwrap_jsonp(comments[1])["data"]
-        pages = range(2, int(first["totalPage"]) + 1)
-        results = await asyncio.gather(
-            self.fetch(card["thumb_url"]),
-            *(self.fetch(seg["url"]) for seg in segments if seg["url"] and not unavailable),
-            *(self.fetch(shared.comment_page_url(comments[0], n)) for n in pages))
-        thumb, rest = results[0], list(results[1:])
-        record = {**card, **fields, "unavailable": unavailable,
-                  "thumb_sha256": shared.save_file(self.media, f"{card['vid']}.jpg", thumb)}
-        record["segments"] = []
-        for seg in segments if not unavailable else []:
-            body = rest.pop(0) if seg["url"] else None
-            name = f"{card['vid']}_{seg['index']}.mp4"
-            record["segments"].append({"index": seg["index"], "size": seg["size"],
-                                       "sha256": body and shared.save_file(self.media, name, body)})
-        listed = list(first["comment"])
-        for body in rest:
-            listed += shared.unwrap_jsonp(body.decode())["data"]["comment"]
-        record.update(comment_num=first["sourceCommentSize"], comment_total=first["totalSize"],
-                      comment_hot=[c["id"] for c in first["hot"]],
-                      comments=shared.comment_tree(listed))
-        return record
+        return await shared.build_record(self.fetch, self.media, card, fields, ups, comments)
 
     async def fetch(self, url: str) -> bytes:
         for attempt in range(HTTP_ATTEMPTS):

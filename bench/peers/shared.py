@@ -11,9 +11,11 @@ Runs in bench/.venv-peers (parsel comes with Scrapy); imports nothing from scrap
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -133,3 +135,34 @@ def save_file(media: Path, name: str, body: bytes) -> str:
     """Write a downloaded file; returns its sha256."""
     (media / name).write_bytes(body)
     return hashlib.sha256(body).hexdigest()
+
+
+async def build_record(
+    fetch: Callable[[str], Awaitable[bytes]], media: Path, card: dict[str, Any],
+    fields: dict[str, Any], ups: Any, comments: tuple[str, str],
+) -> dict[str, Any]:
+    """The rest of one video after its page rendered, the same for both peers: the
+    thumbnail, the segments and comment pages 2..n fetched at once, then the record."""
+    unavailable, segments = play_segments(ups)
+    first = unwrap_jsonp(comments[1])["data"]
+    pages = range(2, int(first["totalPage"]) + 1)
+    results = await asyncio.gather(
+        fetch(card["thumb_url"]),
+        *(fetch(seg["url"]) for seg in segments if seg["url"] and not unavailable),
+        *(fetch(comment_page_url(comments[0], n)) for n in pages))
+    thumb, rest = results[0], list(results[1:])
+    record = {**card, **fields, "unavailable": unavailable,
+              "thumb_sha256": save_file(media, f"{card['vid']}.jpg", thumb)}
+    record["segments"] = []
+    for seg in segments if not unavailable else []:
+        body = rest.pop(0) if seg["url"] else None
+        name = f"{card['vid']}_{seg['index']}.mp4"
+        record["segments"].append({"index": seg["index"], "size": seg["size"],
+                                   "sha256": body and save_file(media, name, body)})
+    listed = list(first["comment"])
+    for body in rest:
+        listed += unwrap_jsonp(body.decode())["data"]["comment"]
+    record.update(comment_num=first["sourceCommentSize"], comment_total=first["totalSize"],
+                  comment_hot=[c["id"] for c in first["hot"]],
+                  comments=comment_tree(listed))
+    return record
