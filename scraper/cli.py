@@ -15,8 +15,8 @@ from typing import Any, NoReturn, TextIO, TypeVar
 import click
 
 from . import config
-from .errors import ConfigError, ScraperError
-from .progress import STORED, VISITED, Count
+from .errors import ConfigError, ScraperError, SelectorDrift
+from .progress import STORED, VISITED, Count, failure_key
 
 __all__ = ["main"]
 
@@ -152,9 +152,15 @@ def run(**options: Any) -> None:
     outcome = _run_async(lambda: run_crawl(settings, reporter=reporter))
     click.echo(format_summary(outcome.stats, store=outcome.store, media=outcome.media_dir,
                               elapsed_s=outcome.elapsed_s), err=True)
-    if outcome.stats[Count.VIDEOS_FAILED]:
-        stored = any(outcome.stats[k] for k in STORED)
-        sys.exit(EXIT_WITH_FAILURES if stored else 1)
+    failed = outcome.stats[Count.VIDEOS_FAILED]
+    if failed:
+        if any(outcome.stats[k] for k in STORED):
+            sys.exit(EXIT_WITH_FAILURES)
+        if outcome.stats[failure_key("ExtractionError")] == failed:
+            _fail(f"every video page answered but no selector version reads it ({failed} "
+                  "videos): the site's markup changed; run `scrape refresh-selectors`",
+                  SelectorDrift.exit_code)
+        sys.exit(1)
 
 
 @cli.command(short_help="Write a collection as JSON lines or CSV.")

@@ -286,3 +286,19 @@ def test_a_failed_export_leaves_the_old_file_and_out_errors_are_one_line(
     rc, err = _scrape_now("export", "--store", str(tmp_path / "s"), "--what", "videos",
                           "--out", str(tmp_path / "missing" / "v.csv"), cwd=tmp_path)
     one_error_line(err, 2, rc, "cannot write")
+
+
+async def test_video_pages_no_selector_reads_are_drift(replica: Any, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent / "selectors"
+    copy = tmp_path / "selectors"
+    for path in root.rglob("*.toml"):
+        target = copy / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    video_v1 = copy / "youku" / "pages" / "video" / "v1.toml"
+    video_v1.write_text(video_v1.read_text(encoding="utf-8").replace(
+        '//span[@id = "subtitle"]/@title', '//span[@id = "renamed-by-a-redesign"]/@title', 1),
+        encoding="utf-8")
+    rc, _, err = await scrape(*run_args(replica, tmp_path, "--max-videos", "3", "--no-media"),
+                              "--selectors", str(copy), cwd=tmp_path)
+    one_error_line(err, 8, rc, "no selector version reads it (3 videos)")
