@@ -172,8 +172,12 @@ def run(**options: Any) -> None:
               "spreadsheets. Default: from --out's suffix (.csv), else jsonl.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Write here instead of stdout (replaced only once the export succeeded).")
-def export(store: str | None, what: str, fmt: str | None, out: Path | None) -> None:
-    """Write a collection as JSON lines (one record per line) or CSV.
+@click.option("--excel", is_flag=True,
+              help="CSV that Excel opens as UTF-8 (starts with a byte-order mark).")
+def export(store: str | None, what: str, fmt: str | None, out: Path | None,
+           excel: bool) -> None:
+    """Write a collection as JSON lines (one record per line, nesting kept) or CSV (a
+    table: one row per comment and reply, videos' segments and crawl record flattened).
 
     \b
     Example:
@@ -189,9 +193,11 @@ def export(store: str | None, what: str, fmt: str | None, out: Path | None) -> N
     async def main() -> int:
         async with open_store(target, must_exist=True) as opened:
             if out is None:
-                return await do_export(opened, what, fmt, sys.stdout)  # type: ignore[arg-type]
+                return await do_export(opened, what, fmt, sys.stdout,  # type: ignore[arg-type]
+                                       excel=excel)
             with _replacing(out) as handle:
-                return await do_export(opened, what, fmt, handle)  # type: ignore[arg-type]
+                return await do_export(opened, what, fmt, handle,  # type: ignore[arg-type]
+                                       excel=excel)
 
     count = _run_async(main)
     click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)

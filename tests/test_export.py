@@ -55,16 +55,17 @@ async def test_jsonl_keeps_nested_replies(store: Store) -> None:
     assert comment["replies"][0]["time"] == (T0 + timedelta(minutes=2)).isoformat()
 
 
-async def test_csv_has_a_header_and_flat_cells(store: Store) -> None:
+async def test_csv_has_a_row_per_comment_and_reply(store: Store) -> None:
     out = io.StringIO()
-    assert await export(store, "comments", "csv", out) == 1
-    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert list(row) == ["_id", "vid", "id", "time", "user", "user_name", "content", "num_up",
-                         "num_down", "num_reply", "parent_id", "replies"]
-    assert (row["_id"], row["user_name"]) == ("1", "用户1")
-    assert row["time"] == "2024-05-01T12:01:00.123000+00:00"
-    [reply] = json.loads(row["replies"])
-    assert (reply["id"], reply["replies"]) == (2, [])
+    assert await export(store, "comments", "csv", out) == 1  # one stored thread
+    top, reply = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(top) == ["_id", "vid", "id", "thread", "parent_id", "depth", "time", "user",
+                         "user_name", "content", "num_up", "num_down", "num_reply"]
+    assert (top["_id"], top["user_name"], top["depth"], top["thread"]) == ("1", "用户1", "0", "1")
+    assert top["time"] == "2024-05-01T12:01:00.123000+00:00"
+    assert (reply["_id"], reply["depth"], reply["thread"]) == ("2", "1", "1")
+    assert reply["content"] == "comment 2 ✓"
+    assert not any(cell.startswith(("[", "{")) for cell in [*top.values(), *reply.values()])
 
 
 async def test_csv_of_videos_quotes_and_encodes(store: Store) -> None:
@@ -76,8 +77,16 @@ async def test_csv_of_videos_quotes_and_encodes(store: Store) -> None:
     assert [r["_id"] for r in rows] == ["XMTEx", "XMTEy"]
     assert rows[1]["title"] == 'quote " and, comma'
     assert rows[0]["subtitle"] == "" and rows[0]["stat_play"] == "100"
-    assert json.loads(rows[0]["crawl"])["run_id"] == "run-1"
-    assert json.loads(rows[0]["file_paths"]) == []
+    assert (rows[0]["crawl_run_id"], rows[0]["segments"], rows[0]["segments_ok"]) == (
+        "run-1", "1", "1")
+    assert rows[0]["segments_bytes"] == "10" and rows[0]["segment_paths"] == ""
+    assert not any(cell.startswith(("[", "{")) for row in rows for cell in row.values())
+
+
+async def test_excel_csv_starts_with_a_byte_order_mark(store: Store) -> None:
+    out = io.StringIO()
+    await export(store, "snapshots", "csv", out, excel=True)
+    assert out.getvalue().startswith("\ufeff_id,")
 
 
 async def test_empty_snapshot_export_still_has_a_header(tmp_path: Path) -> None:
@@ -131,5 +140,8 @@ async def test_both_stores_export_the_same_lines(tmp_path: Path, what: Any, fmt:
             await export(store, what, fmt, out)
             outputs.append(out.getvalue())
     assert outputs[0] == outputs[1]
-    assert len(outputs[0].splitlines()) == {"videos": 2, "comments": 4, "snapshots": 3}[what] + (
-        fmt == "csv")
+    # CSV: a header, and a row per comment and reply (threads 1 and 3 have one reply each).
+    rows = {"videos": 2, "comments": 4, "snapshots": 3}[what]
+    if fmt == "csv":
+        rows += 1 + 2 * (what == "comments")
+    assert len(outputs[0].splitlines()) == rows

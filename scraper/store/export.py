@@ -1,14 +1,16 @@
 """``scrape export``: a collection of the store as JSON lines or CSV.
 
-Both formats give each record the same keys in the same order: ``_id``, then the
-model's fields as ``models.py`` declares them, then anything else the document holds
-(JSON lines only). Datetimes are ISO 8601; CSV cells holding lists or dicts are JSON.
+JSON lines give each record ``_id``, then the model's fields as ``models.py`` declares
+them, then anything else the document holds, nesting kept. CSV is a table for
+spreadsheets (``tables.py``): a row per comment and reply, videos' nested fields as counts
+and joined text. Datetimes are ISO 8601; ``excel`` starts CSV with a byte-order mark so
+Excel reads it as UTF-8.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal, TextIO
 
@@ -17,6 +19,7 @@ from pydantic import BaseModel
 
 from ..models import Comment, Snapshot, Video
 from .base import Store
+from .tables import COMMENT_COLUMNS, VIDEO_COLUMNS, comment_rows, video_row
 
 __all__ = ["export"]
 
@@ -26,15 +29,21 @@ Format = Literal["jsonl", "csv"]
 _MODELS: dict[str, type[BaseModel]] = {"videos": Video, "comments": Comment, "snapshots": Snapshot}
 
 
-async def export(store: Store, what: Collection, fmt: Format, out: TextIO) -> int:
-    """Write every document of ``what`` to ``out``; returns how many."""
+async def export(
+    store: Store, what: Collection, fmt: Format, out: TextIO, *, excel: bool = False
+) -> int:
+    """Write every document of ``what`` to ``out``; returns how many documents."""
     if what not in _MODELS:
         raise ValueError(f"cannot export {what!r}: choose one of {', '.join(_MODELS)}")
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"unknown export format {fmt!r}: choose jsonl or csv")
     columns = ["_id", *_MODELS[what].model_fields]
-    write = _jsonl if fmt == "jsonl" else _csv
-    return await write(store.iter_docs(what), columns, out)
+    if fmt == "jsonl":
+        return await _jsonl(store.iter_docs(what), columns, out)
+    if excel:
+        out.write("\ufeff")
+    columns, rows = _TABLES.get(what, (columns, _as_is))
+    return await _csv(store.iter_docs(what), columns, rows, out)
 
 
 async def _jsonl(docs: AsyncIterator[dict[str, Any]], columns: list[str], out: TextIO) -> int:
@@ -47,12 +56,27 @@ async def _jsonl(docs: AsyncIterator[dict[str, Any]], columns: list[str], out: T
     return count
 
 
-async def _csv(docs: AsyncIterator[dict[str, Any]], columns: list[str], out: TextIO) -> int:
+Rows = Callable[[Mapping[str, Any]], Iterable[Mapping[str, Any]]]
+
+
+def _as_is(doc: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    return (doc,)
+
+
+_TABLES: dict[str, tuple[list[str], Rows]] = {
+    "comments": (COMMENT_COLUMNS, comment_rows),
+    "videos": (VIDEO_COLUMNS, lambda doc: (video_row(doc),)),
+}
+
+
+async def _csv(docs: AsyncIterator[dict[str, Any]], columns: list[str], rows: Rows,
+               out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     count = 0
     async for doc in docs:
-        writer.writerow({key: _cell(value) for key, value in doc.items()})
+        for row in rows(doc):
+            writer.writerow({key: _cell(value) for key, value in row.items()})
         count += 1
     return count
 
