@@ -302,3 +302,9 @@ async def test_video_pages_no_selector_reads_are_drift(replica: Any, tmp_path: P
     rc, _, err = await scrape(*run_args(replica, tmp_path, "--max-videos", "3", "--no-media"),
                               "--selectors", str(copy), cwd=tmp_path)
     one_error_line(err, 8, rc, "no selector version reads it (3 videos)")
+
+
+@pytest.mark.parametrize("uri", ["mongodb://127.0.0.1:abc/db", "mongodb://[::1/db"])
+def test_a_malformed_mongodb_uri_is_one_line(tmp_path: Path, uri: str) -> None:
+    rc, err = _scrape_now("status", "--store", uri, cwd=tmp_path)
+    one_error_line(err, 2, rc, "bad MongoDB URI")

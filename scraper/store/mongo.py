@@ -29,7 +29,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, Asyn
 from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
 from .documents import (
     CLAIM_SORT,
@@ -125,9 +125,13 @@ class MongoStore:
         self._indexed: set[str] = set()
 
     async def __aenter__(self) -> Self:
-        try:
-            if self._client is None:
+        if self._client is None:
+            try:
                 self._client = _new_client(self._uri, self._timeout_s)
+            except ValueError as exc:  # pymongo's URI parser: a bad port, IPv6 literal, …
+                raise ConfigError(f"bad MongoDB URI {self.description}: "
+                                  f"{one_line(exc)}") from exc
+        try:
             db = self._client[self._database_name]
             await db.command("ping")
         except (PyMongoError, BSONError) as exc:
