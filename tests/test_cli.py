@@ -62,13 +62,19 @@ async def test_unwritable_media_dir(replica: Any, tmp_path: Path) -> None:
     one_error_line(err, 2, rc, "not writable")
 
 
-async def test_malformed_selector_file(replica: Any, tmp_path: Path) -> None:
+def copy_selectors(tmp_path: Path) -> Path:
+    """The repository's selector files, copied for a test to break."""
     root = Path(__file__).resolve().parent.parent / "selectors"
     copy = tmp_path / "selectors"
     for path in root.rglob("*.toml"):
         target = copy / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return copy
+
+
+async def test_malformed_selector_file(replica: Any, tmp_path: Path) -> None:
+    copy = copy_selectors(tmp_path)
     video_v1 = copy / "youku" / "pages" / "video" / "v1.toml"
     video_v1.write_text(video_v1.read_text(encoding="utf-8").replace(
         'convert = "strip"', 'convert = "nonsense"', 1), encoding="utf-8")
@@ -289,12 +295,7 @@ def test_a_failed_export_leaves_the_old_file_and_out_errors_are_one_line(
 
 
 async def test_video_pages_no_selector_reads_are_drift(replica: Any, tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parent.parent / "selectors"
-    copy = tmp_path / "selectors"
-    for path in root.rglob("*.toml"):
-        target = copy / path.relative_to(root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    copy = copy_selectors(tmp_path)
     video_v1 = copy / "youku" / "pages" / "video" / "v1.toml"
     video_v1.write_text(video_v1.read_text(encoding="utf-8").replace(
         '//span[@id = "subtitle"]/@title', '//span[@id = "renamed-by-a-redesign"]/@title', 1),

@@ -38,22 +38,6 @@ CAPTURE_S = 20.0
 HTTP_ATTEMPTS = 6
 
 
-class Capture:
-    """The play-info and comment page-1 responses one video page's scripts made."""
-
-    def __init__(self) -> None:
-        self.ups: tuple[str, str] | None = None
-        self.comments: tuple[str, str] | None = None
-        self.done = asyncio.Event()
-
-    async def on_response(self, response: Any) -> None:
-        url = response.url
-        if shared.is_ups(url) and self.ups is None:
-            self.ups = (url, await response.text())
-        elif shared.is_comments(url) and self.comments is None:
-            self.comments = (url, await response.text())
-        if self.ups and self.comments:
-            self.done.set()
 
 
 class Resolver(AbstractResolver):
@@ -75,13 +59,13 @@ class Job:
     def __init__(self, args: argparse.Namespace, http: aiohttp.ClientSession) -> None:
         self.args, self.http, self.media = args, http, Path(args.media)
         self.seen = 0
-        self.captures: dict[Any, Capture] = {}
+        self.captures: dict[Any, shared.Capture] = {}
         self.out = open(args.out, "w", encoding="utf-8")
 
     async def before(self, context: PlaywrightPreNavCrawlingContext) -> None:
         await context.block_requests(extra_url_patterns=["*vthumb.ykimg.test/*"])
         if context.request.label == "video":
-            capture = self.captures[context.page] = Capture()
+            capture = self.captures[context.page] = shared.Capture()
             context.page.on("response", capture.on_response)
 
     async def catalogue(self, context: PlaywrightCrawlingContext) -> None:

@@ -31,22 +31,6 @@ def abort_request(request: Any) -> bool:
     return request.resource_type in ("image", "media", "font")
 
 
-class Capture:
-    """The play-info and comment page-1 responses one video page's scripts made."""
-
-    def __init__(self) -> None:
-        self.ups: tuple[str, str] | None = None
-        self.comments: tuple[str, str] | None = None
-        self.done = asyncio.Event()
-
-    async def on_response(self, response: Any) -> None:
-        url = response.url
-        if shared.is_ups(url) and self.ups is None:
-            self.ups = (url, await response.text())
-        elif shared.is_comments(url) and self.comments is None:
-            self.comments = (url, await response.text())
-        if self.ups and self.comments:
-            self.done.set()
 
 
 class YoukuSpider(scrapy.Spider):
@@ -74,7 +58,7 @@ class YoukuSpider(scrapy.Spider):
                                  callback=self.parse_catalogue, priority=-1)
 
     def video_request(self, card: dict[str, Any], *, attempt: int) -> scrapy.Request:
-        capture = Capture()
+        capture = shared.Capture()
         return scrapy.Request(
             card["url"], callback=self.parse_video, errback=self.close_page, dont_filter=True,
             cb_kwargs={"card": card, "capture": capture, "attempt": attempt},
@@ -82,7 +66,7 @@ class YoukuSpider(scrapy.Spider):
                   "playwright_page_goto_kwargs": {"wait_until": "domcontentloaded"},
                   "playwright_page_event_handlers": {"response": capture.on_response}})
 
-    async def parse_video(self, response: Any, card: dict[str, Any], capture: Capture,
+    async def parse_video(self, response: Any, card: dict[str, Any], capture: shared.Capture,
                           attempt: int) -> Any:
         page = response.meta["playwright_page"]
         try:

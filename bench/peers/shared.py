@@ -166,3 +166,20 @@ async def build_record(
                   comment_hot=[c["id"] for c in first["hot"]],
                   comments=comment_tree(listed))
     return record
+
+class Capture:
+    """The play-info and comment page-1 responses one video page's scripts made."""
+
+    def __init__(self) -> None:
+        self.ups: tuple[str, str] | None = None
+        self.comments: tuple[str, str] | None = None
+        self.done = asyncio.Event()
+
+    async def on_response(self, response: Any) -> None:
+        url = response.url
+        if is_ups(url) and self.ups is None:
+            self.ups = (url, await response.text())
+        elif is_comments(url) and self.comments is None:
+            self.comments = (url, await response.text())
+        if self.ups and self.comments:
+            self.done.set()
