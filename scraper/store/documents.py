@@ -268,9 +268,14 @@ def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
                 return False
         else:
             value = _get(doc, key)
-            if (None if value is _MISSING else value) != cond:
+            if not _equal(None if value is _MISSING else value, cond):
                 return False
     return True
+
+
+def _equal(value: Any, wanted: Any) -> bool:
+    """MongoDB's equality: as Python's, except that a bool never equals a number."""
+    return value == wanted and isinstance(value, bool) == isinstance(wanted, bool)
 
 
 def _meets(value: Any, cond: Mapping[str, Any]) -> bool:
@@ -278,7 +283,7 @@ def _meets(value: Any, cond: Mapping[str, Any]) -> bool:
     value = None if value is _MISSING else value
     for op, operand in cond.items():
         if op == "$in":
-            if value not in operand:
+            if not any(_equal(value, choice) for choice in operand):
                 return False
         elif op == "$regex":
             flags = re.IGNORECASE if "i" in cond.get("$options", "") else 0

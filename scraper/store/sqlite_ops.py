@@ -27,6 +27,7 @@ from .documents import (
     schedule_claim_query,
     sort_docs,
 )
+from .sqlite_query import order_by, where
 from .sqlite_schema import (
     COLUMNS,
     decode,
@@ -35,7 +36,6 @@ from .sqlite_schema import (
     sql_value,
     table,
     upsert_rows,
-    where_eq,
 )
 
 __all__ = [
@@ -44,7 +44,9 @@ __all__ = [
     "claim_schedule",
     "count",
     "count_by_state",
+    "distinct",
     "find",
+    "find_page",
     "get",
     "in_write",
     "inserted",
@@ -102,29 +104,34 @@ def find(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) ->
     """Documents matching ``query``, by ``_id``."""
     if not _exists(conn, collection):
         return []
-    clause, params, _ = where_eq(collection, query)
-    sql = f"SELECT doc FROM {table(collection)} WHERE {clause} ORDER BY id"
-    return [doc for doc in _docs(conn, sql, params) if matches(doc, query)]
+    clause = where(collection, query)
+    sql = f"SELECT doc FROM {table(collection)} WHERE {clause.sql} ORDER BY id"
+    found = _docs(conn, sql, clause.params)
+    return found if clause.complete else [doc for doc in found if matches(doc, query)]
 
 
 def find_page(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any],
               sort: Sequence[tuple[str, int]], skip: int, limit: int | None) -> list[Doc]:
     """A page of the documents matching ``query`` in ``sort`` order, then by ``_id``: in SQL
-    when the query is all indexed equalities and the order is ``_id``'s, else every match
-    is read, sorted by ``documents.sort_docs`` and cut."""
+    when the query and the sort speak only of indexed columns, else every match is read,
+    sorted by ``documents.sort_docs`` and cut."""
     if not _exists(conn, collection):
         return []
-    clause, params, complete = where_eq(collection, query)
-    if complete and not sort:
-        sql = (f"SELECT doc FROM {table(collection)} WHERE {clause} ORDER BY id "
-               f"LIMIT ? OFFSET ?")
-        return _docs(conn, sql, [*params, -1 if limit is None else limit, skip])
+    clause, order = where(collection, query), order_by(collection, sort)
+    if clause.complete and order is not None:
+        sql = (f"SELECT doc FROM {table(collection)} WHERE {clause.sql} {order} "
+               "LIMIT ? OFFSET ?")
+        return _docs(conn, sql, [*clause.params, -1 if limit is None else limit, skip])
     ordered = sort_docs(find(conn, collection, query), sort)
     return ordered[skip:] if limit is None else ordered[skip:skip + limit]
 
 
 def distinct(conn: sqlite3.Connection, collection: str, field: str,
              query: Mapping[str, Any]) -> list[Any]:
+    clause = where(collection, query)
+    if field == "_id" and clause.complete:
+        sql = f"SELECT id FROM {table(collection)} WHERE {clause.sql} ORDER BY id"
+        return [row[0] for row in conn.execute(sql, clause.params)]
     found = {get_path(doc, field) for doc in find(conn, collection, query)}
     return sorted(found - {None})
 
@@ -141,20 +148,22 @@ def page(conn: sqlite3.Connection, collection: str, after: DocId | None) -> list
 def count(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) -> int:
     if not _exists(conn, collection):
         return 0
-    clause, params, complete = where_eq(collection, query)
-    if not complete:
+    clause = where(collection, query)
+    if not clause.complete:
         return len(find(conn, collection, query))
-    found = conn.execute(f"SELECT count(*) FROM {table(collection)} WHERE {clause}", params)
+    found = conn.execute(f"SELECT count(*) FROM {table(collection)} WHERE {clause.sql}",
+                         clause.params)
     return int(found.fetchone()[0])
 
 
 def count_by_state(conn: sqlite3.Connection, query: Mapping[str, Any]) -> dict[str, int]:
     """Frontier items matching ``query`` (equalities on indexed columns) by state."""
-    clause, params, complete = where_eq("frontier", query)
-    if not complete:
+    clause = where("frontier", query)
+    if not clause.complete:
         raise ValueError(f"cannot count the frontier by {sorted(query)}")
     rows = conn.execute(
-        f"SELECT state, count(*) FROM frontier WHERE {clause} GROUP BY state", params)
+        f"SELECT state, count(*) FROM frontier WHERE {clause.sql} GROUP BY state",
+        clause.params)
     return {state: int(n) for state, n in rows}
 
 

@@ -13,6 +13,7 @@ else (another program's database, a file that is not SQLite) is refused, never w
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,36 +24,46 @@ import bson
 from bson.codec_options import CodecOptions
 
 from ..errors import StoreError
-from .documents import Doc, check_collection
+from .documents import Doc, check_collection, get_path
 
 __all__ = [
     "BUSY_TIMEOUT_S",
     "COLUMNS",
+    "DATE_COLUMNS",
+    "REGEX_FUNCTION",
+    "column_sql",
     "decode",
     "decode_all",
     "ensure_table",
     "has_table",
     "open_file",
+    "regex_search",
     "sql_value",
     "table",
     "upsert_rows",
-    "where_eq",
 ]
 
+REGEX_FUNCTION = "scrape_regex"  # $regex in SQL: sqlite_query's where() calls it
 APPLICATION_ID = 0x53435250  # "SCRP": this file is a scrape store
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the videos columns the dashboard filters and sorts by
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to end
 
-# Document fields copied into columns, per collection; the indexes below use them.
+# Document fields (dotted paths) copied into columns, per collection; the indexes below and
+# ``sqlite_query`` use them. A column holds one type of value (the models' own), which is
+# what lets ``sqlite_query`` sort and compare in SQL exactly as MongoDB would.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "videos": (),
+    "videos": ("stat_play", "comment_total", "category", "channel_name", "status", "title",
+               "crawl.last", "crawl.run_id"),
     "comments": ("vid",),
     "snapshots": ("vid", "ts"),
     "frontier": ("job", "state", "kind", "priority", "seq", "lease_until"),
     "schedule": ("job", "state", "due", "lease_until"),
     "runs": ("job", "status", "started"),
 }
+DATE_COLUMNS = frozenset({"ts", "due", "lease_until", "started", "crawl.last"})
 _INDEXES: dict[str, tuple[str, ...]] = {
+    "videos": ('stat_play', 'comment_total', '"crawl.last"', "category", "channel_name",
+               "status", '"crawl.run_id"'),
     "comments": ("vid",),
     "snapshots": ("vid, ts",),
     "frontier": ("job, state, priority DESC, seq",),  # a claim: pending, best first
@@ -63,6 +74,12 @@ _INDEXES: dict[str, tuple[str, ...]] = {
 _CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=True)
 _EPOCH = datetime(1970, 1, 1)
 Fill = Callable[[sqlite3.Connection], None]  # a step that fills a new store (an import)
+
+
+def regex_search(pattern: str, options: str, value: Any) -> bool:
+    """``$regex`` as ``documents.matches`` reads it (``$options`` ``i`` only), for SQL."""
+    flags = re.IGNORECASE if "i" in options else 0
+    return isinstance(value, str) and re.search(pattern, value, flags) is not None
 
 
 # --- documents and their columns -----------------------------------------------------------
@@ -84,15 +101,25 @@ def decode_all(blobs: Iterable[bytes]) -> list[Doc]:
     return bson.decode_all(b"".join(blobs), codec_options=_CODEC)
 
 
+def column_sql(path: str) -> str:
+    """A column's quoted name (columns are named by their dotted document paths)."""
+    return '"' + path.replace('"', '""') + '"'
+
+
 def sql_value(value: Any) -> Any:
-    """A document value as its column holds it (datetimes as epoch milliseconds, as BSON)."""
+    """A document value as its column holds it (datetimes as epoch milliseconds, as BSON).
+
+    What SQL cannot compare as MongoDB does (objects, arrays, bools) becomes a blob that
+    equals no query value and sorts after strings in MongoDB's order of those types."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return (value - _EPOCH) // timedelta(milliseconds=1)
+    if isinstance(value, bool):
+        return bytes([5, value])
     if isinstance(value, str | int | float) or value is None:
         return value
-    return None  # only scalars are indexed; matches() still reads the document
+    return bytes([3 if isinstance(value, Mapping) else 4])
 
 
 def _row(collection: str, doc: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -100,7 +127,7 @@ def _row(collection: str, doc: Mapping[str, Any]) -> tuple[Any, ...]:
     if isinstance(doc_id, bool) or not isinstance(doc_id, str | int):
         raise TypeError(f"document ids are str or int, not {type(doc_id).__name__}")
     columns = COLUMNS.get(collection, ())
-    return (doc_id, bson.encode(doc), *(sql_value(doc.get(name)) for name in columns))
+    return (doc_id, bson.encode(doc), *(sql_value(get_path(doc, name)) for name in columns))
 
 
 def upsert_rows(
@@ -110,33 +137,13 @@ def upsert_rows(
     """Insert ``docs`` (replacing known ones, or with ``replace=False`` keeping them);
     returns how many rows changed. Call it inside a write transaction."""
     ensure_table(conn, collection)
-    names = ["id", "doc", *COLUMNS.get(collection, ())]
+    names = ["id", "doc", *map(column_sql, COLUMNS.get(collection, ()))]
     conflict = ("DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in names[1:])
                 if replace else "DO NOTHING")
     sql = (f"INSERT INTO {table(collection)} ({', '.join(names)}) "
            f"VALUES ({', '.join('?' * len(names))}) ON CONFLICT(id) {conflict}")
     changed = conn.executemany(sql, (_row(collection, doc) for doc in docs)).rowcount
     return max(changed, 0)  # -1 when there was nothing to write
-
-
-def where_eq(collection: str, query: Mapping[str, Any]) -> tuple[str, list[Any], bool]:
-    """SQL narrowing ``query`` by its equalities on ``_id`` and indexed columns, and whether
-    that SQL is the whole query.
-
-    Where it is not, the caller checks each document with ``documents.matches``, which
-    alone says what a query means.
-    """
-    clauses, params, complete = ["1"], [], True
-    for key, value in query.items():
-        column = "id" if key == "_id" else key if key in COLUMNS.get(collection, ()) else None
-        if column is None or isinstance(value, Mapping | list | tuple | bool):
-            complete = False
-        elif value is None:
-            clauses.append(f"{column} IS NULL")
-        else:
-            clauses.append(f"{column} = ?")
-            params.append(sql_value(value))
-    return " AND ".join(clauses), params, complete
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ def has_table(conn: sqlite3.Connection, collection: str) -> bool:
 def ensure_table(conn: sqlite3.Connection, collection: str) -> None:
     """Create ``collection``'s table and indexes if missing (inside a write transaction)."""
     name = table(collection)
-    columns = "".join(f", {column}" for column in COLUMNS.get(collection, ()))
+    columns = "".join(f", {column_sql(column)}" for column in COLUMNS.get(collection, ()))
     conn.execute(f"CREATE TABLE IF NOT EXISTS {name} (id PRIMARY KEY, doc BLOB NOT NULL"
                  f"{columns})")
     for n, keys in enumerate(_INDEXES.get(collection, ())):
@@ -175,7 +182,11 @@ def open_file(
         _check_ours(conn, path, allow_empty=True)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives kill -9
-        return conn, _initialize(conn, path, fill)
+        conn.create_function(REGEX_FUNCTION, 3, regex_search, deterministic=True)
+        created = _initialize(conn, path, fill)
+        if not created:
+            _upgrade(conn, path)
+        return conn, created
     except BaseException:
         conn.close()
         raise
@@ -198,6 +209,42 @@ def _check_ours(conn: sqlite3.Connection, path: Path, *, allow_empty: bool) -> b
         raise StoreError(f"{path} is an SQLite database of another program, not a scrape "
                          "store; it was left as it is")
     return False
+
+
+def _upgrade(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring a store an older scrape wrote up to this version: add the columns and indexes
+    it lacks and fill the new columns from the documents, in one transaction."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for collection in COLUMNS:
+                _add_columns(conn, collection)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise StoreError(f"cannot upgrade the store {path}: {exc}; it was left as it "
+                         "was") from exc
+
+
+def _add_columns(conn: sqlite3.Connection, collection: str) -> None:
+    if not has_table(conn, collection):
+        ensure_table(conn, collection)
+        return
+    name = table(collection)
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({name})")}
+    missing = [c for c in COLUMNS[collection] if c not in present]
+    for column in missing:
+        conn.execute(f"ALTER TABLE {name} ADD COLUMN {column_sql(column)}")
+    if missing:
+        sets = ", ".join(f"{column_sql(c)} = ?" for c in missing)
+        rows = conn.execute(f"SELECT id, doc FROM {name}").fetchall()
+        conn.executemany(f"UPDATE {name} SET {sets} WHERE id = ?", (
+            (*(sql_value(get_path(decode(doc), c)) for c in missing), doc_id)
+            for doc_id, doc in rows))
+    ensure_table(conn, collection)  # the indexes
 
 
 def _initialize(conn: sqlite3.Connection, path: Path, fill: Sequence[Fill]) -> bool:
