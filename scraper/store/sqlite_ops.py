@@ -7,6 +7,7 @@ so each write means exactly what it means on MongoDB.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -119,9 +120,16 @@ def find_page(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any
         return []
     clause, order = where(collection, query), order_by(collection, sort)
     if clause.complete and order is not None:
-        sql = (f"SELECT doc FROM {table(collection)} WHERE {clause.sql} {order} "
+        # The ids first, from the indexes alone, then only the page's documents: an
+        # OFFSET deep into a large table then never reads the documents it passes over.
+        sql = (f"SELECT id FROM {table(collection)} WHERE {clause.sql} {order} "
                "LIMIT ? OFFSET ?")
-        return _docs(conn, sql, [*clause.params, -1 if limit is None else limit, skip])
+        ids = [row[0] for row in conn.execute(
+            sql, [*clause.params, -1 if limit is None else limit, skip])]
+        found = {doc["_id"]: doc for doc in _docs(
+            conn, f"SELECT doc FROM {table(collection)} WHERE id IN "
+            "(SELECT value FROM json_each(?))", [json.dumps(ids)])}
+        return [found[doc_id] for doc_id in ids]
     ordered = sort_docs(find(conn, collection, query), sort)
     return ordered[skip:] if limit is None else ordered[skip:skip + limit]
 

@@ -62,10 +62,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 DATE_COLUMNS = frozenset({"ts", "due", "lease_until", "started", "crawl.last"})
 _INDEXES: dict[str, tuple[str, ...]] = {
-    "videos": ('stat_play', 'comment_total', '"crawl.last"', "category", "channel_name",
-               "status", '"crawl.run_id"'),
+    # (column, id): the page's ids come from the index alone, ties in id order (the
+    # dashboard sorts by the first three descending, first).
+    "videos": ("stat_play DESC, id", "comment_total DESC, id", '"crawl.last" DESC, id',
+               "category, id", "channel_name, id", "status, id", '"crawl.run_id", id'),
     "comments": ("vid",),
-    "snapshots": ("vid, ts",),
+    "snapshots": ("vid, ts", "ts"),  # a video's series; the dashboard's new since
     "frontier": ("job, state, priority DESC, seq",),  # a claim: pending, best first
     "schedule": ("job, state, due, id",),  # a claim: pending, most overdue first
     "runs": ("job, started", "status"),

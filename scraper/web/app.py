@@ -70,10 +70,17 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
+async def _version(request: web.Request) -> str:
+    """The store's version, read once per request (it counts whole collections)."""
+    if "store_version" not in request:
+        request["store_version"] = await store_version(request.app[STORE_KEY])
+    return str(request["store_version"])
+
+
 async def _page(request: web.Request, template: str, **context: Any) -> web.Response:
     store = request.app[STORE_KEY]
     text = render(template, inline=False, store_name=store.description,
-                  version=await store_version(store), **context)
+                  version=await _version(request), **context)
     return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -87,7 +94,7 @@ async def _videos(request: web.Request) -> web.Response:
     await index.refresh()
     filters = VideoFilters.from_query(request.query)
     page = await video_page(store, index, filters, page_size=request.app[_PAGE_SIZE])
-    options = await _filter_options(request.app)
+    options = await _filter_options(request)
 
     def page_url(number: int) -> str:
         return "/videos?" + urlencode({**request.query, "page": str(number)})
@@ -96,10 +103,10 @@ async def _videos(request: web.Request) -> web.Response:
                        sorts={key: _SORT_LABELS[key] for key in SORTS}, page_url=page_url)
 
 
-async def _filter_options(app: web.Application) -> dict[str, list[str]]:
+async def _filter_options(request: web.Request) -> dict[str, list[str]]:
     """The values each filter offers; read again only once the store has changed."""
-    store, cached = app[STORE_KEY], app[_OPTIONS]
-    version = await store_version(store)
+    store, cached = request.app[STORE_KEY], request.app[_OPTIONS]
+    version = await _version(request)
     if cached.get("version") != [version]:
         cached.clear()
         cached["version"] = [version]
