@@ -35,6 +35,7 @@ STORE_KEY = web.AppKey("store", Store)
 _INDEX = web.AppKey("index", SnapshotIndex)
 _POLL = web.AppKey("poll_s", float)
 _PAGE_SIZE = web.AppKey("page_size", int)
+_VERSION = web.RequestKey("store_version", str)
 _OPTIONS = web.AppKey("filter_options", dict[str, list[str]])
 _CLOSING = web.AppKey("closing", asyncio.Event)
 _STATIC_TYPES = {"plotly.min.js": "text/javascript", "app.js": "text/javascript",
@@ -72,9 +73,9 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 
 async def _version(request: web.Request) -> str:
     """The store's version, read once per request (it counts whole collections)."""
-    if "store_version" not in request:
-        request["store_version"] = await store_version(request.app[STORE_KEY])
-    return str(request["store_version"])
+    if _VERSION not in request:
+        request[_VERSION] = await store_version(request.app[STORE_KEY])
+    return request[_VERSION]
 
 
 async def _page(request: web.Request, template: str, **context: Any) -> web.Response:
