@@ -120,12 +120,15 @@ def find_page(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any
         return []
     clause, order = where(collection, query), order_by(collection, sort)
     if clause.complete and order is not None:
+        cut = [*clause.params, -1 if limit is None else limit, skip]
+        if not skip:
+            return _docs(conn, f"SELECT doc FROM {table(collection)} WHERE {clause.sql} "
+                         f"{order} LIMIT ? OFFSET ?", cut)
         # The ids first, from the indexes alone, then only the page's documents: an
         # OFFSET deep into a large table then never reads the documents it passes over.
         sql = (f"SELECT id FROM {table(collection)} WHERE {clause.sql} {order} "
                "LIMIT ? OFFSET ?")
-        ids = [row[0] for row in conn.execute(
-            sql, [*clause.params, -1 if limit is None else limit, skip])]
+        ids = [row[0] for row in conn.execute(sql, cut)]
         found = {doc["_id"]: doc for doc in _docs(
             conn, f"SELECT doc FROM {table(collection)} WHERE id IN "
             "(SELECT value FROM json_each(?))", [json.dumps(ids)])}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..store.base import Store
@@ -45,7 +45,7 @@ class SnapshotIndex:
         self._seen: dict[str, datetime] = {}  # ids read at or after (newest - look-back)
         self._newest: datetime | None = None
         self._count = -1
-        self.per_hour: Counter[datetime] = Counter()
+        self._hours: Counter[int] = Counter()  # hours since 0001-01-01 UTC -> visits
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
@@ -61,13 +61,30 @@ class SnapshotIndex:
                     self._add(doc)
             self._forget_old()
 
+    @property
+    def per_hour(self) -> Counter[datetime]:
+        """Visits per hour (the hour's start, UTC)."""
+        return Counter({datetime.fromordinal(hour // 24).replace(hour=hour % 24, tzinfo=UTC): n
+                        for hour, n in self._hours.items()})
+
     def _add(self, doc: dict[str, Any]) -> None:
+        # Runs once per snapshot of the store on the first request: kept to plain
+        # comparisons and integer arithmetic.
         ts: datetime = doc["ts"]
         self._seen[doc["_id"]] = ts
-        self._newest = ts if self._newest is None else max(self._newest, ts)
-        self.per_hour[ts.replace(minute=0, second=0, microsecond=0)] += 1
-        visits = (*self._last_two.get(doc["vid"], ()), Visit(ts, doc.get("stat_play")))
-        self._last_two[doc["vid"]] = tuple(sorted(visits, key=lambda v: v.ts)[-2:])
+        if self._newest is None or ts > self._newest:
+            self._newest = ts
+        self._hours[ts.toordinal() * 24 + ts.hour] += 1  # stored times are UTC
+        visit, vid = Visit(ts, doc.get("stat_play")), doc["vid"]
+        known = self._last_two.get(vid)
+        if not known:
+            self._last_two[vid] = (visit,)
+        elif len(known) == 1:
+            self._last_two[vid] = (known[0], visit) if known[0].ts <= ts else (visit, known[0])
+        elif ts >= known[1].ts:
+            self._last_two[vid] = (known[1], visit)
+        elif ts > known[0].ts:
+            self._last_two[vid] = (known[0], visit)
 
     def _forget_old(self) -> None:
         if self._newest is not None:
