@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 
 import click
 
@@ -163,44 +163,74 @@ def run(**options: Any) -> None:
         sys.exit(1)
 
 
-@cli.command(short_help="Write a collection as JSON lines or CSV.")
+@cli.command(short_help="Write a collection as JSON lines, CSV or parquet.")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--what", type=click.Choice(["videos", "comments", "snapshots"]), required=True,
               help="Which collection to export.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]),
               help="jsonl: one JSON document per line, nesting kept; csv: a table for "
-              "spreadsheets. Default: from --out's suffix (.csv), else jsonl.")
+              "spreadsheets; parquet: that table with typed columns (pandas, polars, "
+              "DuckDB; needs --out). Default: from --out's suffix (.csv, .parquet), else jsonl.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Write here instead of stdout (replaced only once the export succeeded).")
 @click.option("--excel", is_flag=True,
               help="CSV that Excel opens as UTF-8 (starts with a byte-order mark).")
-def export(store: str | None, what: str, fmt: str | None, out: Path | None,
-           excel: bool) -> None:
-    """Write a collection as JSON lines (one record per line, nesting kept) or CSV (a
-    table: one row per comment and reply, videos' segments and crawl record flattened).
+@click.option("--vid", "vids", multiple=True,
+              help="Only this video's documents (repeatable; with or without '==').")
+@click.option("--since", help="Only documents from then on (videos: last crawled; comments: "
+              "posted; snapshots: taken): an ISO date or time (UTC unless it says), or how "
+              "long ago (24h, 7d).")
+@click.option("--until", help="Only documents before then (as --since).")
+@click.option("--category", help="Only the videos of this catalogue category, as crawled by "
+              "`scrape run`/`monitor --category` (and their comments and snapshots).")
+def export(store: str | None, what: str, fmt: str | None, out: Path | None, excel: bool,
+           vids: tuple[str, ...], since: str | None, until: str | None,
+           category: str | None) -> None:
+    """Write a collection as JSON lines (one record per line, nesting kept), CSV (a table:
+    one row per comment and reply, videos' segments and crawl record flattened) or
+    parquet (the same table, typed: ints, UTC timestamps).
+
+    A corrupt document is named on stderr, left out and counted.
 
     \b
     Example:
       scrape export --what videos --out videos.jsonl
       scrape export --what comments --out comments.csv
+      scrape export --what snapshots --vid XMzU5NzQ5OTc2 --since 7d --out snaps.parquet
     """
     from .store.export import export as do_export
+    from .store.filters import ExportFilter
     from .store.target import open_store
 
+    keep = ExportFilter(vids=vids, since=_when(since, "--since") if since else None,
+                        until=_when(until, "--until") if until else None, category=category)
+    fmt = fmt or _format_of(out)
+    if fmt == "parquet" and out is None:
+        _fail("--format parquet writes a file: give --out FILE.parquet", 2)
     target = _store_target(store)
-    fmt = fmt or ("csv" if out is not None and out.suffix.lower() == ".csv" else "jsonl")
+    corrupt: list[str] = []
+
+    def skip(doc_id: object, why: str) -> None:
+        corrupt.append(f"{doc_id!r}")
+        click.echo(f"scrape: warning: skipped document {doc_id!r} of {what}: {why}", err=True)
 
     async def main() -> int:
         async with open_store(target, must_exist=True) as opened:
             if out is None:
                 return await do_export(opened, what, fmt, sys.stdout,  # type: ignore[arg-type]
-                                       excel=excel)
-            with _replacing(out) as handle:
+                                       excel=excel, keep=keep, on_corrupt=skip)
+            with _replacing(out, binary=fmt == "parquet") as handle:
                 return await do_export(opened, what, fmt, handle,  # type: ignore[arg-type]
-                                       excel=excel)
+                                       excel=excel, keep=keep, on_corrupt=skip)
 
     count = _run_async(main)
-    click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)
+    click.echo(f"exported {count} {what}" + (f" to {out}" if out else "") + (
+        f"; skipped {len(corrupt)} corrupt: {', '.join(corrupt)}" if corrupt else ""), err=True)
+
+
+def _format_of(out: Path | None) -> str:
+    suffix = out.suffix.lower() if out is not None else ""
+    return {".csv": "csv", ".parquet": "parquet"}.get(suffix, "jsonl")
 
 
 @cli.command(short_help="Show one page headed with every field outlined.")
@@ -437,12 +467,12 @@ _GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENV
 
 
 @contextmanager
-def _replacing(path: Path) -> Iterator[TextIO]:
+def _replacing(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     """Write beside ``path`` and move the result over it only on success: a failed export
     leaves an existing file as it was."""
     part = path.with_name(f".{path.name}.part-{os.getpid()}")
     try:
-        handle = part.open("w", encoding="utf-8", newline="")
+        handle = part.open("wb") if binary else part.open("w", encoding="utf-8", newline="")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
     try:
@@ -499,7 +529,7 @@ def plot(vids: tuple[str, ...], metric: str | None, since: str | None, out: Path
     from .store.target import open_store
     from .web.files import write_plot
 
-    start = _since(since) if since else None
+    start = _when(since) if since else None
     metrics = [metric] if metric else ["views", "comments"]
     browser = config.find_chromium(chromium)
     target = _store_target(store)
@@ -534,7 +564,8 @@ def report(store: str | None, out: Path, top: int) -> None:
     click.echo(f"wrote {out} ({charted} video charts)", err=True)
 
 
-def _since(text: str) -> datetime:
+def _when(text: str, what: str = "--since") -> datetime:
+    """An ISO date or time (UTC unless it says otherwise), or how long ago (24h, 7d)."""
     from datetime import UTC, timedelta
 
     from .jobs.tiers import parse_interval
@@ -542,7 +573,7 @@ def _since(text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        ago = parse_interval(text, what="--since (an ISO date or time, or a duration)")
+        ago = parse_interval(text, what=f"{what} (an ISO date or time, or a duration)")
         return datetime.now(UTC) - timedelta(seconds=ago)
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 

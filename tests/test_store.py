@@ -528,8 +528,8 @@ def test_every_caught_third_party_error_is_translated(module: str) -> None:
             if not isinstance(handler, ast.ExceptHandler):
                 continue
             caught = ast.unparse(handler.type) if handler.type else "BaseException"
-            if func.name in ("mongo_answers", "_is_collection"):
-                continue  # the answer is False
+            if func.name in ("mongo_answers", "_is_collection", "_decoded"):
+                continue  # the answer is False, or which rows are corrupt
             raises = [n for n in ast.walk(handler) if isinstance(n, ast.Raise)]
             assert raises, f"{module}:{handler.lineno} catches {caught} without raising"
             for node in raises:

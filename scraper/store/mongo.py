@@ -31,6 +31,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from ..errors import ConfigError, StoreError
 from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from .base import OnCorrupt
 from .documents import (
     CLAIM_SORT,
     FRONTIER_STATES,
@@ -344,10 +345,13 @@ class MongoStore:
             result = await col.update_one(query, update)
         return result.matched_count > 0
 
-    async def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
+    async def iter_docs(
+        self, collection: str, query: Mapping[str, Any] | None = None, *,
+        on_corrupt: OnCorrupt | None = None,  # MongoDB keeps no undecodable document
+    ) -> AsyncIterator[Doc]:
         col = await self._col(collection)
         with self._errors(f"reading {collection}"):
-            async for doc in col.find({}).sort("_id", 1):
+            async for doc in col.find(dict(query or {})).sort("_id", 1):
                 yield aware(doc)
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import bson
+from bson.errors import BSONError
 
 from .documents import (
     CLAIM_SORT,
@@ -40,6 +41,7 @@ from .sqlite_schema import (
 
 __all__ = [
     "PAGE",
+    "Page",
     "claim_frontier",
     "claim_schedule",
     "count",
@@ -129,13 +131,44 @@ def distinct(conn: sqlite3.Connection, collection: str, field: str,
     return sorted(found - {None})
 
 
-def page(conn: sqlite3.Connection, collection: str, after: DocId | None) -> list[Doc]:
-    """The next ``PAGE`` documents by ``_id`` after ``after`` (from the first if None)."""
+def page(conn: sqlite3.Connection, collection: str, after: DocId | None,
+         query: Mapping[str, Any]) -> Page:
+    """The documents matching ``query`` among the next ``PAGE`` rows by ``_id`` after
+    ``after`` (from the first if None), the id of the last row read (None: no row left),
+    and the rows among them whose BSON does not decode, with why."""
     if not _exists(conn, collection):
-        return []
-    where, params = ("WHERE id > ?", [after]) if after is not None else ("", [])
-    sql = f"SELECT doc FROM {table(collection)} {where} ORDER BY id LIMIT {PAGE}"
-    return _docs(conn, sql, params)
+        return Page([], None, [])
+    clause, params, complete = where_eq(collection, query)
+    if after is not None:
+        clause, params = f"{clause} AND id > ?", [*params, after]
+    sql = f"SELECT id, doc FROM {table(collection)} WHERE {clause} ORDER BY id LIMIT {PAGE}"
+    rows = conn.execute(sql, params).fetchall()
+    docs, corrupt = _decoded(rows)
+    if not complete:
+        docs = [doc for doc in docs if matches(doc, query)]
+    return Page(docs, rows[-1][0] if len(rows) == PAGE else None, corrupt)
+
+
+class Page(NamedTuple):
+    docs: list[Doc]
+    last: DocId | None
+    corrupt: list[tuple[DocId, str]]
+
+
+def _decoded(rows: Sequence[tuple[DocId, bytes]]) -> tuple[list[Doc], list[tuple[DocId, str]]]:
+    """Every row's document, and the rows that do not decode (one by one only then: a page
+    decodes at once several times faster)."""
+    try:
+        return decode_all(blob for _, blob in rows), []
+    except BSONError:
+        pass
+    docs, corrupt = [], []
+    for doc_id, blob in rows:
+        try:
+            docs.append(decode(blob))
+        except BSONError as exc:
+            corrupt.append((doc_id, f"its BSON does not decode ({exc})"))
+    return docs, corrupt
 
 
 def count(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) -> int:

@@ -119,6 +119,27 @@ def upsert_rows(
     return max(changed, 0)  # -1 when there was nothing to write
 
 
+_COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | datetime) and not isinstance(value, bool)
+
+
+def _operators(column: str, ops: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """SQL that keeps at least the rows whose column meets ``$in`` and comparisons with
+    scalars (the columns hold scalars); other operators narrow nothing."""
+    narrowed = []
+    for op, operand in ops.items():
+        if op == "$in" and isinstance(operand, list | tuple) and all(map(_scalar, operand)):
+            marks = ", ".join("?" * len(operand))
+            narrowed.append((f"{column} IN ({marks})" if operand else "0",
+                             [sql_value(v) for v in operand]))
+        elif op in _COMPARE and _scalar(operand):
+            narrowed.append((f"{column} {_COMPARE[op]} ?", [sql_value(operand)]))
+    return narrowed
+
+
 def where_eq(collection: str, query: Mapping[str, Any]) -> tuple[str, list[Any], bool]:
     """SQL narrowing ``query`` by its equalities on ``_id`` and indexed columns, and whether
     that SQL is the whole query.
@@ -129,6 +150,10 @@ def where_eq(collection: str, query: Mapping[str, Any]) -> tuple[str, list[Any],
     clauses, params, complete = ["1"], [], True
     for key, value in query.items():
         column = "id" if key == "_id" else key if key in COLUMNS.get(collection, ()) else None
+        if column is not None and isinstance(value, Mapping):
+            narrowed = _operators(column, value)  # ``matches`` still decides
+            clauses += [sql for sql, _ in narrowed]
+            params += [p for _, ps in narrowed for p in ps]
         if column is None or isinstance(value, Mapping | list | tuple | bool):
             complete = False
         elif value is None:
