@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -248,8 +249,6 @@ async def test_a_redesigned_catalogue_is_drift_not_an_unreachable_site(
 
 
 def _scrape_now(*args: str, cwd: Path) -> tuple[int, str]:
-    import subprocess
-
     done = subprocess.run([SCRAPE, *args], capture_output=True, text=True, check=False, cwd=cwd,
                           env={**os.environ, "MONGODB_URI": ""})
     return done.returncode, done.stderr
@@ -309,3 +308,66 @@ async def test_video_pages_no_selector_reads_are_drift(replica: Any, tmp_path: P
 def test_a_malformed_mongodb_uri_is_one_line(tmp_path: Path, uri: str) -> None:
     rc, err = _scrape_now("status", "--store", uri, cwd=tmp_path)
     one_error_line(err, 2, rc, "bad MongoDB URI")
+
+
+async def _filled_store(path: Path) -> None:
+    from scraper.store.sqlite import SqliteStore
+    from tests.test_filters import fill
+
+    async with SqliteStore(path) as store:
+        await fill(store)
+
+
+def _corrupt_row(path: Path, collection: str, doc_id: str) -> bytes:
+    """Cut a row's BSON short, as a disk fault might; returns the row as it was."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        (blob,) = conn.execute(f"SELECT doc FROM {collection} WHERE id = ?", [doc_id]).fetchone()
+        conn.execute(f"UPDATE {collection} SET doc = ? WHERE id = ?", [blob[:-7], doc_id])
+    conn.close()
+    return bytes(blob)
+
+
+def test_export_filters_and_parquet_from_the_suffix(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    db = tmp_path / "s.db"
+    asyncio.run(_filled_store(db))
+    out = tmp_path / "snaps.parquet"
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "snapshots", "--vid",
+                          "XMTEy==", "--vid", "XMTEz", "--since", "2024-05-01T13:00:00",
+                          "--until", "2024-05-01T14:00:00Z", "--out", str(out), cwd=tmp_path)
+    assert (rc, err) == (0, f"exported 2 snapshots to {out}\n")
+    rows = pq.read_table(out).to_pylist()
+    assert [(r["vid"], r["stat_play"], r["ts"].hour) for r in rows] == [
+        ("XMTEy", 1, 13), ("XMTEz", 1, 13)]
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "videos", "--category",
+                          "military", "--format", "parquet", cwd=tmp_path)
+    one_error_line(err, 2, rc, "--format parquet writes a file: give --out FILE.parquet")
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "videos", "--since",
+                          "yesterday", cwd=tmp_path)
+    one_error_line(err, 2, rc, "--since (an ISO date or time, or a duration)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db", "snaps.parquet"]
+
+
+def test_a_corrupt_document_is_named_skipped_and_counted(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    asyncio.run(_filled_store(db))
+    _corrupt_row(db, "videos", "XMTEy")
+    out = tmp_path / "videos.jsonl"
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "videos", "--out", str(out),
+                          cwd=tmp_path)
+    assert rc == 0, err
+    warning, summary = err.splitlines()
+    assert warning.startswith("scrape: warning: skipped document 'XMTEy' of videos: its BSON "
+                              "does not decode")
+    assert summary == f"exported 2 videos to {out}; skipped 1 corrupt: 'XMTEy'"
+    assert [json.loads(line)["_id"] for line in out.read_text().splitlines()] == [
+        "XMTEx", "XMTEz"]
+    done = subprocess.run([SCRAPE, "status", "--store", str(db)], capture_output=True,
+                          text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == [
+        "corrupt documents, skipped by `scrape export`:",
+        "  videos 'XMTEy': its BSON does not decode (objsize too large)"]

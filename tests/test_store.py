@@ -480,6 +480,7 @@ CALLS: dict[str, Callable[[Store], Awaitable[Any]]] = {
     "schedule_move": lambda s: s.schedule_move("a", was=T0, due=T0, tier="hot"),
     "iter_docs": lambda s: _drain(s.iter_docs("videos")),
     "count": lambda s: s.count("videos"),
+    "corrupt_docs": lambda s: s.corrupt_docs(),
     "save_doc": lambda s: s.save_doc("fingerprints", "k", {}),
     "get_doc": lambda s: s.get_doc("fingerprints", "k"),
     "find_docs": lambda s: s.find_docs("fingerprints", {}),

@@ -130,6 +130,12 @@ class Store(Protocol):
         passed to ``on_corrupt`` with why and skipped; without it, it is a ``StoreError``.
         """
 
+    async def corrupt_docs(self, *, limit: int = 20) -> list[tuple[str, DocId, str]]:
+        """Up to ``limit`` documents that cannot be read back, as (collection, id, why):
+        SQLite rows whose BSON is cut short or is not BSON (a header check: nothing is
+        decoded but those rows), MongoDB documents that lack a required field or hold it
+        with the wrong type (``documents.misfit_query``)."""
+
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         """Documents whose fields (dotted paths allowed) equal ``filter_eq``'s values (or
         meet its operators, as ``find_page``'s query)."""

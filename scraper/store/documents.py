@@ -56,6 +56,7 @@ __all__ = [
     "job_query",
     "keyed",
     "matches",
+    "misfit_query",
     "move_update",
     "next_seq",
     "renew_update",
@@ -327,3 +328,22 @@ def sort_docs(docs: list[Doc], sort: Sequence[tuple[str, int]]) -> list[Doc]:
 def _sort_value(value: Any) -> tuple[int, Any]:
     rank = _rank(value)
     return (rank, value if rank in (1, 2, 5, 6) else None)
+
+
+# What a document of a data collection needs to be read as its model: its required
+# fields, by BSON type. MongoDB keeps any document; one that misses these is corrupt.
+_REQUIRED: dict[str, dict[str, str]] = {
+    "videos": {"vid": "string", "url": "string", "title": "string", "crawl.first": "date",
+               "crawl.last": "date"},
+    "comments": {"vid": "string", "id": "number", "time": "date", "content": "string"},
+    "snapshots": {"vid": "string", "ts": "date", "run_id": "string"},
+}
+
+
+def misfit_query(collection: str) -> Doc | None:
+    """A query for ``collection``'s documents that lack a required field or hold it with
+    the wrong type (None: the collection has no model to fit)."""
+    required = _REQUIRED.get(collection)
+    if required is None:
+        return None
+    return {"$or": [{path: {"$not": {"$type": kind}}} for path, kind in required.items()]}

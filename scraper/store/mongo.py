@@ -51,6 +51,7 @@ from .documents import (
     held_query,
     job_query,
     keyed,
+    misfit_query,
     move_update,
     renew_update,
     run_doc,
@@ -353,6 +354,17 @@ class MongoStore:
         with self._errors(f"reading {collection}"):
             async for doc in col.find(dict(query or {})).sort("_id", 1):
                 yield aware(doc)
+
+    async def corrupt_docs(self, *, limit: int = 20) -> list[tuple[str, DocId, str]]:
+        found: list[tuple[str, DocId, str]] = []
+        for collection in ("videos", "comments", "snapshots"):
+            query = misfit_query(collection)
+            col = await self._col(collection)
+            with self._errors(f"checking {collection}"):
+                docs = await col.find(query, {"_id": 1}).limit(limit).to_list(None)
+            found += [(collection, doc["_id"], "a required field is missing or of the wrong "
+                       "type") for doc in docs]
+        return found[:limit]
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         col = await self._col(collection)

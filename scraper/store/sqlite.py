@@ -276,6 +276,9 @@ class SqliteStore:
                 return
             after = page.last
 
+    async def corrupt_docs(self, *, limit: int = 20) -> list[tuple[str, DocId, str]]:
+        return await self._read("checking documents", ops.corrupt_docs, limit)
+
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         return await self._read(f"counting {collection}", ops.count, collection,
                                 dict(filter_eq or {}))

@@ -44,6 +44,7 @@ __all__ = [
     "Page",
     "claim_frontier",
     "claim_schedule",
+    "corrupt_docs",
     "count",
     "count_by_state",
     "find",
@@ -169,6 +170,25 @@ def _decoded(rows: Sequence[tuple[DocId, bytes]]) -> tuple[list[Doc], list[tuple
         except BSONError as exc:
             corrupt.append((doc_id, f"its BSON does not decode ({exc})"))
     return docs, corrupt
+
+
+# A row whose BSON header does not give its own length, or that does not end with 0.
+_CUT_SHORT = ("length(doc) < 5 OR substr(doc, -1) != x'00' OR hex(substr(doc, 1, 4)) != "
+              "printf('%02X%02X%02X%02X', length(doc) % 256, length(doc) / 256 % 256, "
+              "length(doc) / 65536 % 256, length(doc) / 16777216)")
+
+
+def corrupt_docs(conn: sqlite3.Connection, limit: int) -> list[tuple[str, DocId, str]]:
+    """Rows of every collection whose BSON is cut short or is not BSON, decoded to say why."""
+    names = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' "
+        "ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name")]
+    found: list[tuple[str, DocId, str]] = []
+    for name in names:
+        rows = conn.execute(f"SELECT id, doc FROM {table(name)} WHERE {_CUT_SHORT} "
+                            f"ORDER BY id LIMIT ?", [limit]).fetchall()
+        found += [(name, doc_id, why) for doc_id, why in _decoded(rows)[1]]
+    return found[:limit]
 
 
 def count(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) -> int:
