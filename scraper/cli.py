@@ -103,6 +103,9 @@ def _log_levels(*, verbose: int) -> None:
               help="Site profile under selectors/ (youku, youku-replica).")
 @click.option("--pages", type=click.IntRange(min=1), help="Stop after this many catalogue pages.")
 @click.option("--max-videos", type=click.IntRange(min=1), help="Stop after this many videos.")
+@click.option("--video", "videos", multiple=True, metavar="VID_OR_URL",
+              help="Crawl exactly this video, not the catalogue (repeatable): its vid (with "
+              "or without '=='), numeric id or page URL.")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
               show_default=True, help=_MEDIA_HELP)
@@ -136,6 +139,7 @@ def run(**options: Any) -> None:
     Example (the bundled replica, see README):
       scrape run --category today-hot --resolve '*.test=127.0.0.1:8899'
       scrape run --max-videos 30 --no-media --store mydata.db
+      scrape run --video XMzU5NzQ5OTc2 --video http://v.youku.test/v_show/id_XMTIz==.html
     """
     from .jobs.run import run_crawl
     from .progress import Reporter, Stats, format_summary
@@ -151,7 +155,7 @@ def run(**options: Any) -> None:
     reporter = Reporter(Stats())
     outcome = _run_async(lambda: run_crawl(settings, reporter=reporter))
     click.echo(format_summary(outcome.stats, store=outcome.store, media=outcome.media_dir,
-                              elapsed_s=outcome.elapsed_s), err=True)
+                              elapsed_s=outcome.elapsed_s, whole_run=outcome.whole_run), err=True)
     failed = outcome.stats[Count.VIDEOS_FAILED]
     if failed:
         if any(outcome.stats[k] for k in STORED):
@@ -594,7 +598,8 @@ def _settings(**options: Any) -> config.Settings:
         site=options["site"], category=options["category"],
         store=_store_target(options["store"]), media_dir=options["media_dir"],
         selectors_dir=options["selectors_dir"], resolve=resolve, pages=options["pages"],
-        max_videos=options["max_videos"], concurrency=options["concurrency"],
+        max_videos=options["max_videos"], videos=tuple(options.get("videos") or ()),
+        concurrency=options["concurrency"],
         no_media=options["no_media"], max_comments=options["max_comments"],
         streams=tuple(options.get("streams") or ("mp4sd",)),
         headed=options["headed"], slow_mo_ms=options["slow_mo"],

@@ -145,6 +145,11 @@ async def test_kill_9_then_rerun_equals_an_uninterrupted_run(
     assert rc == 0, err
     await check_against_truth(replica, tmp_path / "store",
                               replica.truth.categories["jrrm"][:40])
+    # The summary gives this invocation's videos, then the whole run's, each labelled.
+    headline, whole = err.strip().splitlines()[:2]
+    assert headline.startswith("Stored ") and headline.endswith(" (this invocation)"), err
+    assert 0 < int(headline.split()[1]) < 40
+    assert whole == "  whole run: 40 videos done, 0 failed (with earlier invocations)"
 
 
 async def test_ctrl_c_stops_cleanly_and_resumes(replica: Any, tmp_path: Path) -> None:
@@ -371,3 +376,28 @@ def test_a_corrupt_document_is_named_skipped_and_counted(tmp_path: Path) -> None
     assert done.stdout.splitlines()[-2:] == [
         "corrupt documents, skipped by `scrape export`:",
         "  videos 'XMTEy': its BSON does not decode (objsize too large)"]
+
+
+async def test_run_video_crawls_exactly_those_videos(replica: Any, tmp_path: Path) -> None:
+    first, second, third = replica.truth.categories["jrrm"][20:23]
+    refs = [first + "==", f"http://v.youku.test/v_show/id_{second}==.html",
+            str(replica.truth.video(third).numeric_id), "XNOPE123"]
+    rc, _, err = await scrape(*run_args(replica, tmp_path, "--no-media"),
+                              *(arg for ref in refs for arg in ("--video", ref)), cwd=tmp_path)
+    assert rc == 6, err  # finished, one video failed
+    warning, headline = err.strip().splitlines()[:2]
+    assert warning.endswith("WARNING scraper.crawl.video: video XNOPE123 failed: video page "
+                            "not found (404)")
+    assert headline.startswith("Stored 3 videos, 1 failed (1 VideoUnavailable; ")
+    async with open_store(str(tmp_path / "store")) as store:
+        videos = {d["_id"]: d async for d in store.iter_docs("videos")}
+        (run,) = [d async for d in store.iter_docs("runs")]
+    assert sorted(videos) == sorted([first, second, third])  # no catalogue was read
+    for vid, doc in videos.items():
+        truth = replica.truth.video(vid)
+        assert (doc["title"], doc["channel_name"], doc["duration_s"]) == (
+            truth.title, truth.channel_name, truth.duration_s)
+    assert run["counters"].get("catalogue.pages", 0) == 0
+    rc, _, err = await scrape(*run_args(replica, tmp_path), "--video", "no such thing?",
+                              cwd=tmp_path)
+    one_error_line(err, 2, rc, "--video 'no such thing?' names no video")
