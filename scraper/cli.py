@@ -15,8 +15,8 @@ from typing import IO, Any, NoReturn, TypeVar
 import click
 
 from . import config
-from .errors import ConfigError, ScraperError, SelectorDrift
-from .progress import STORED, VISITED, Count, failure_key
+from .errors import ConfigError, ScraperError, SelectorDrift, SiteUnreachable
+from .progress import CATALOGUE_FAILED, STORED, VISITED, Count, drift_key, failure_key
 
 __all__ = ["main"]
 
@@ -164,7 +164,8 @@ def run(**options: Any) -> None:
             _fail(f"every video page answered but no selector version reads it ({failed} "
                   "videos): the site's markup changed; run `scrape refresh-selectors`",
                   SelectorDrift.exit_code)
-        sys.exit(1)
+        _fail(f"no video could be crawled: all {failed} failed (the summary above says why)",
+              1)
 
 
 @cli.command(short_help="Write a collection as JSON lines, CSV or parquet.")
@@ -387,7 +388,17 @@ def monitor(**options: Any) -> None:
     click.echo(f"{_visits(stats)} in {outcome.elapsed_s:.1f}s to {outcome.store}\n"
                f"{outcome.detail}", err=True)
     if stats[Count.VISITS_FAILED] and not any(stats[k] for k in VISITED):
-        sys.exit(1)
+        _nothing_visited(stats)
+
+
+def _nothing_visited(stats: Any) -> NoReturn:
+    """Every visit failed: the catalogue's failure says why (as `scrape run`'s would)."""
+    for key, code, what in ((drift_key("catalogue"), SelectorDrift.exit_code, ""),
+                            (CATALOGUE_FAILED, SiteUnreachable.exit_code,
+                             "cannot load the catalogue: ")):
+        if stats[key]:
+            _fail(what + stats.examples.get(key, ["see the warnings above"])[0], code)
+    _fail("every visit failed (see the warnings above)", 1)
 
 
 @cli.command(short_help="Crawl the work other commands queued in the store.")

@@ -23,13 +23,13 @@ async def inspect(browser: Browser, url: str, *, trace: Path) -> AsyncIterator[I
     """Open ``url`` in a fresh traced context of ``browser``, for ``scrape debug``."""
     context = await browser.new_context()
     try:
-        with playwright_errors(f"cannot inspect {url}"):
+        with playwright_errors(f"cannot inspect {url}", navigating=True):
             await context.tracing.start(screenshots=True, snapshots=True)
             page = await context.new_page()
-            await page.goto(url, wait_until="domcontentloaded")
+            response = await page.goto(url, wait_until="domcontentloaded")
             with contextlib.suppress(PlaywrightError):  # a page that never idles is fine
                 await page.wait_for_load_state("networkidle", timeout=5000)
-        yield Inspection(page)
+        yield Inspection(page, status=response.status if response else None)
         with playwright_errors(f"cannot save the trace of {url}"):
             await context.tracing.stop(path=str(trace))
     finally:
@@ -77,8 +77,9 @@ _OVERLAY_JS = """([label, xpath, itemsXpath, color]) => {
 class Inspection:
     """One page under ``scrape debug``: overlays, a screenshot, the Inspector."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, *, status: int | None) -> None:
         self._page = page
+        self.status = status  # the page's HTTP status (None: not from the network)
 
     async def html(self) -> str:
         with playwright_errors("cannot read the page"):

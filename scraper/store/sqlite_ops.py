@@ -161,13 +161,13 @@ def _decoded(rows: Sequence[tuple[DocId, bytes]]) -> tuple[list[Doc], list[tuple
     decodes at once several times faster)."""
     try:
         return decode_all(blob for _, blob in rows), []
-    except BSONError:
+    except BSONError:  # handled: some row is corrupt; which is found below
         pass
     docs, corrupt = [], []
     for doc_id, blob in rows:
         try:
             docs.append(decode(blob))
-        except BSONError as exc:
+        except BSONError as exc:  # handled: the caller names and skips it, or raises
             corrupt.append((doc_id, f"its BSON does not decode ({exc})"))
     return docs, corrupt
 
