@@ -77,6 +77,7 @@ async def debug_page(settings: Settings, url: str, *, out_dir: Path, pause: bool
             values.update({f"{kind}.{k}": v for k, v in found.items()})
             chosen = next(s for s in sets if s.label == versions[kind])
             outlined.update(await outline(page, chosen, offset=n * 4))
+        await page.place_labels()
         labels = await page.labels()
         await page.screenshot(shot)
         if pause:
