@@ -354,6 +354,11 @@ def test_export_filters_and_parquet_from_the_suffix(tmp_path: Path) -> None:
     rc, err = _scrape_now("export", "--store", str(db), "--what", "videos", "--since",
                           "yesterday", cwd=tmp_path)
     one_error_line(err, 2, rc, "--since (an ISO date or time, or a duration)")
+    written = out.read_bytes()
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "snapshots", "--category",
+                          "todayhot", "--out", str(out), cwd=tmp_path)
+    one_error_line(err, 2, rc, "--category 'todayhot': no run crawled it into ")
+    assert out.read_bytes() == written  # the earlier export is kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db", "snaps.parquet"]
 
 

@@ -87,7 +87,9 @@ async def test_category_is_the_catalogue_category_of_the_crawling_run(store: Sto
     assert {s["vid"] for s in snaps} == {"XMTEy"} and len(snaps) == 3
     both = ExportFilter(category="today-hot", vids=("XMTEy", "XMTEz"))
     assert ids(await exported(store, "comments", both)) == [21, 22]
-    assert await exported(store, "videos", ExportFilter(category="nowhere")) == []
+    with pytest.raises(ConfigError, match=r"^--category 'nowhere': no run crawled it into "
+                       r".* \(crawled: military, today-hot\)$"):
+        await exported(store, "videos", ExportFilter(category="nowhere"))
 
 
 async def test_the_filter_is_the_stores_query(store: Store) -> None:

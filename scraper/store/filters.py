@@ -61,7 +61,7 @@ async def export_query(store: Store, collection: str, keep: ExportFilter) -> dic
         query[_need(fields.time, "--since/--until", collection)] = {
             op: at for op, at in bounds.items() if at is not None}
     if keep.category:
-        runs = (await category_runs(store)).get(keep.category, [])
+        runs = await _runs_of(store, keep.category)
         if fields.run is not None:
             query[fields.run] = {"$in": runs}
         else:
@@ -70,6 +70,16 @@ async def export_query(store: Store, collection: str, keep: ExportFilter) -> dic
             chosen = query.get(vid_path, {}).get("$in", of_category)
             query[vid_path] = {"$in": sorted(set(chosen) & set(of_category))}
     return query
+
+
+async def _runs_of(store: Store, category: str) -> list[str]:
+    """The runs and monitor jobs that crawled ``category``; a category none crawled is a
+    typo until proven otherwise: an error naming the ones crawled."""
+    crawled = await category_runs(store)
+    if category not in crawled:
+        raise ConfigError(f"--category {category!r}: no run crawled it into "
+                          f"{store.description} (crawled: {', '.join(crawled) or 'none'})")
+    return crawled[category]
 
 
 def _need(path: str | None, flag: str, collection: str) -> str:
