@@ -197,3 +197,17 @@ async def test_hot_paths_read_through_indexes(tmp_path: Path) -> None:
         assert not any(re.fullmatch(r"SCAN \w+", step) for step in plan), (sql, plan)
         if "LIMIT" in sql:  # a claim takes the best few in index order, sorting nothing
             assert not any("TEMP B-TREE" in step for step in plan), (sql, plan)
+
+
+def test_in_and_ranges_on_indexed_columns_narrow_in_sql() -> None:
+    from scraper.store.sqlite_schema import where_eq
+
+    query = {"vid": {"$in": ["XMTEx", "XMTEy"]}, "ts": {"$gte": T0, "$lt": T0 + timedelta(1)},
+             "stat_play": {"$gt": 3}}
+    clause, params, complete = where_eq("snapshots", query)
+    assert clause == "1 AND vid IN (?, ?) AND ts >= ? AND ts < ?"
+    ms = 1714564800123
+    assert params == ["XMTEx", "XMTEy", ms, ms + 86_400_000]
+    assert not complete  # documents.matches still decides (stat_play is no column)
+    assert where_eq("snapshots", {"vid": {"$in": []}})[0] == "1 AND 0"
+    assert where_eq("snapshots", {"vid": {"$in": [str(n) for n in range(1000)]}})[0] == "1"

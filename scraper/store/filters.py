@@ -29,8 +29,9 @@ class Fields:
     run: str | None = None  # the run that crawled it: its category is the catalogue's
 
 
+_CRAWLED_BY = "crawl.run_id"  # a video's: the run that crawled it last
 FIELDS: dict[str, Fields] = {
-    "videos": Fields(time="crawl.last", vid="_id", run="crawl.run_id"),  # _id is the vid
+    "videos": Fields(time="crawl.last", vid="_id", run=_CRAWLED_BY),  # _id is the vid
     "comments": Fields(time="time", vid="vid"),
     "snapshots": Fields(time="ts", vid="vid"),
 }
@@ -44,9 +45,6 @@ class ExportFilter:
     since: datetime | None = None
     until: datetime | None = None
     category: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.vids or self.since or self.until or self.category)
 
 
 async def export_query(store: Store, collection: str, keep: ExportFilter) -> dict[str, Any]:
@@ -65,7 +63,7 @@ async def export_query(store: Store, collection: str, keep: ExportFilter) -> dic
         if fields.run is not None:
             query[fields.run] = {"$in": runs}
         else:
-            of_category = await store.distinct("videos", "vid", {"crawl.run_id": {"$in": runs}})
+            of_category = await store.distinct("videos", "vid", {_CRAWLED_BY: {"$in": runs}})
             vid_path = _need(fields.vid, "--category", collection)
             chosen = query.get(vid_path, {}).get("$in", of_category)
             query[vid_path] = {"$in": sorted(set(chosen) & set(of_category))}

@@ -120,6 +120,7 @@ def upsert_rows(
 
 
 _COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_IN_MAX = 900  # values of an $in narrowed in SQL (a statement takes a few thousand at most)
 
 
 def _scalar(value: Any) -> bool:
@@ -131,7 +132,8 @@ def _operators(column: str, ops: Mapping[str, Any]) -> list[tuple[str, list[Any]
     scalars (the columns hold scalars); other operators narrow nothing."""
     narrowed = []
     for op, operand in ops.items():
-        if op == "$in" and isinstance(operand, list | tuple) and all(map(_scalar, operand)):
+        if (op == "$in" and isinstance(operand, list | tuple) and len(operand) <= _IN_MAX
+                and all(map(_scalar, operand))):
             marks = ", ".join("?" * len(operand))
             narrowed.append((f"{column} IN ({marks})" if operand else "0",
                              [sql_value(v) for v in operand]))
