@@ -398,7 +398,7 @@ def _nothing_visited(stats: Any) -> NoReturn:
                              "cannot load the catalogue: ")):
         if stats[key]:
             _fail(what + stats.examples.get(key, ["see the warnings above"])[0], code)
-    _fail("every visit failed (see the warnings above)", 1)
+    _fail("nothing could be crawled: everything tried failed (see the warnings above)", 1)
 
 
 @cli.command(short_help="Crawl the work other commands queued in the store.")
@@ -441,6 +441,10 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
     click.echo(f"worker {settings.worker_id}: videos " + (", ".join(
         f"{n} {kind}" for kind, n in sorted(videos.items())) or "none") + f"; "
         f"{_visits(outcome.stats)} in {outcome.elapsed_s:.1f}s on {outcome.store}", err=True)
+    stats = outcome.stats
+    if (stats[Count.VISITS_FAILED] or stats[Count.VIDEOS_FAILED]) and not any(
+            stats[k] for k in (*VISITED, *STORED)):
+        _nothing_visited(stats)
 
 
 @cli.command(short_help="Show monitor jobs, tiers and queued runs.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -431,6 +432,11 @@ EXIT_CASES: dict[str, tuple[Any, int, str]] = {
     "debug, site unreachable": (lambda rep, tmp: _xvfb(
         "debug", "http://v.youku.test/v_show/id_XNOPE==.html", "--resolve",
         "*.test=127.0.0.1:9", "--out", str(tmp / "d")), 3, "ERR_CONNECTION_REFUSED"),
+    "worker, site unreachable": (lambda rep, tmp: ["sh", "-c", " ".join(map(shlex.quote, [
+        SCRAPE, "-q", "monitor", "--enqueue-only", "--store", str(tmp / "s")])) + " && exec "
+        + " ".join(map(shlex.quote, [SCRAPE, "-q", "worker", "--once", "--resolve",
+                                     "*.test=127.0.0.1:9", "--store", str(tmp / "s")]))],
+        3, "cannot load the catalogue: "),
     "run, Chromium cannot start": (lambda rep, tmp: [
         SCRAPE, "-q", "run", "--chromium", "/bin/false", "--resolve", rep.resolve,
         "--store", str(tmp / "s")], 5, "cannot start Chromium"),
