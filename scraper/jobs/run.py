@@ -112,7 +112,8 @@ def _chosen(site: Site, settings: Settings) -> list[str]:
 
 
 async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
-    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1.
+    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1
+    (with ``--video``: with exactly those videos).
 
     An ``incomplete`` run (done, with failed videos) is resumed once more: its failed
     videos are retried before any new crawl, and it ends ``finished`` whatever they do.
