@@ -160,7 +160,7 @@ async def test_a_misfit_mongodb_document_is_named_and_skipped() -> None:
                             on_corrupt=lambda *args: skipped.append(args)) == 2
         assert [json.loads(line)["_id"] for line in out.getvalue().splitlines()] == [
             "XMTEx", "XMTEy"]
-        assert skipped == [("XMbad", "it does not fit the videos model (url: Field required)")]
+        assert skipped == [("XMbad", "it does not fit the videos model (url is missing)")]
         with pytest.raises(StoreError, match=r"^document 'XMbad' of videos is corrupt: "):
             await export(mongo, "videos", "jsonl", io.StringIO())
 

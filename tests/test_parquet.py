@@ -78,3 +78,21 @@ async def test_comments_have_a_row_per_comment_and_reply(tmp_path: Path) -> None
     rows = table.to_pylist()
     assert [(r["id"], r["depth"], r["thread"], r["user"]) for r in rows] == [
         (1, 0, 1, "10"), (2, 1, 1, "20")]
+
+
+async def test_a_value_its_typed_column_cannot_hold_is_a_skipped_document() -> None:
+    async with MongoStore("mongodb://mock/typed", client=AsyncMongoMockClient()) as mongo:
+        await fill(mongo)
+        doc = await mongo.get_doc("snapshots", "XMTEy:r1")
+        assert doc is not None
+        await mongo.save_doc("snapshots", "XMTEy:r1", doc | {"stat_play": "lots"})
+        skipped: list[tuple[Any, str]] = []
+        out = io.BytesIO()
+        count = await export(mongo, "snapshots", "parquet", out,
+                             on_corrupt=lambda *args: skipped.append(args))
+        assert count == 8 and pq.read_table(io.BytesIO(out.getvalue())).num_rows == 8
+        assert skipped == [("XMTEy:r1", "it does not fit the snapshots model (stat_play: "
+                                        "Input should be a valid integer, unable to parse "
+                                        "string as an integer)")]
+        lines = io.StringIO()  # JSON lines take the value as it is
+        assert await export(mongo, "snapshots", "jsonl", lines) == 9

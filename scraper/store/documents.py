@@ -56,6 +56,7 @@ __all__ = [
     "job_query",
     "keyed",
     "matches",
+    "misfit",
     "misfit_query",
     "move_update",
     "next_seq",
@@ -347,3 +348,17 @@ def misfit_query(collection: str) -> Doc | None:
     if required is None:
         return None
     return {"$or": [{path: {"$not": {"$type": kind}}} for path, kind in required.items()]}
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "date": (datetime,), "number": (int, float)}
+
+
+def misfit(doc: Mapping[str, Any], collection: str) -> str | None:
+    """What makes ``doc`` match ``misfit_query(collection)``: its first required field that
+    is missing or of the wrong type (None: it fits, or the collection has no model)."""
+    for path, kind in _REQUIRED.get(collection, {}).items():
+        value = get_path(doc, path)
+        if not isinstance(value, _PYTHON_TYPES[kind]) or isinstance(value, bool):
+            return f"{path} is {'missing' if value is None else type(value).__name__}"
+    return None

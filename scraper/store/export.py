@@ -21,9 +21,8 @@ from pydantic import BaseModel, ValidationError
 from ..errors import StoreError
 from ..models import Comment, Snapshot, Video
 from .base import OnCorrupt, Store
-from .documents import Doc
+from .documents import Doc, misfit
 from .filters import ExportFilter, export_query
-from .parquet import write_parquet
 from .tables import Rows, table_of
 
 __all__ = ["FORMATS", "export"]
@@ -50,33 +49,40 @@ async def export(
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: choose {', '.join(FORMATS)}")
     query = await export_query(store, what, keep or ExportFilter())
-    docs = _checked(store.iter_docs(what, query, on_corrupt=on_corrupt), what, on_corrupt)
+    docs = _checked(store.iter_docs(what, query, on_corrupt=on_corrupt), what, on_corrupt,
+                    typed=fmt == "parquet")
     columns = ["_id", *_MODELS[what].model_fields]
     if fmt == "jsonl":
         return await _jsonl(docs, columns, out)
     columns, rows = table_of(what, columns)
     if fmt == "parquet":
+        from .parquet import write_parquet  # pyarrow is large: loaded only for parquet
+
         return await write_parquet(docs, what, columns, rows, out)
     if excel:
         out.write("\ufeff")
     return await _csv(docs, columns, rows, out)
 
 
-async def _checked(docs: AsyncIterator[Doc], what: str,
-                   on_corrupt: OnCorrupt | None) -> AsyncIterator[Doc]:
-    """``docs`` that fit ``what``'s model (MongoDB stores any document it is given)."""
+async def _checked(docs: AsyncIterator[Doc], what: str, on_corrupt: OnCorrupt | None, *,
+                   typed: bool) -> AsyncIterator[Doc]:
+    """``docs`` that hold ``what``'s required fields (MongoDB stores any document it is
+    given); ``typed`` (parquet's typed columns): that fit its whole model."""
     model = _MODELS[what]
     async for doc in docs:
-        try:
-            model.model_validate({key: doc[key] for key in model.model_fields if key in doc})
-        except ValidationError as exc:
-            why = f"it does not fit the {what} model ({_first_problem(exc)})"
-            if on_corrupt is None:
-                raise StoreError(f"document {doc.get('_id')!r} of {what} is corrupt: "
-                                 f"{why}") from exc
-            on_corrupt(doc["_id"], why)
+        why = misfit(doc, what)
+        if why is None and typed:
+            try:
+                model.model_validate({key: doc[key] for key in model.model_fields if key in doc})
+            except ValidationError as exc:
+                why = _first_problem(exc)
+        if why is None:
+            yield doc
             continue
-        yield doc
+        why = f"it does not fit the {what} model ({why})"
+        if on_corrupt is None:
+            raise StoreError(f"document {doc.get('_id')!r} of {what} is corrupt: {why}")
+        on_corrupt(doc["_id"], why)
 
 
 def _first_problem(exc: ValidationError) -> str:
