@@ -153,7 +153,7 @@ async def test_a_misfit_mongodb_document_is_named_and_skipped() -> None:
         await fill(mongo)
         await mongo.save_doc("videos", "XMbad", {"vid": "XMbad", "title": 3})
         assert await mongo.corrupt_docs() == [
-            ("videos", "XMbad", "a required field is missing or of the wrong type")]
+            ("videos", "XMbad", "it does not fit the videos model (url is missing)")]
         skipped: list[tuple[Any, str]] = []
         out = io.StringIO()
         assert await export(mongo, "videos", "jsonl", out,

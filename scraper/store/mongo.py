@@ -51,6 +51,7 @@ from .documents import (
     held_query,
     job_query,
     keyed,
+    misfit,
     misfit_query,
     move_update,
     renew_update,
@@ -361,9 +362,9 @@ class MongoStore:
             query = misfit_query(collection)
             col = await self._col(collection)
             with self._errors(f"checking {collection}"):
-                docs = await col.find(query, {"_id": 1}).limit(limit).to_list(None)
-            found += [(collection, doc["_id"], "a required field is missing or of the wrong "
-                       "type") for doc in docs]
+                docs = await col.find(query).limit(limit).to_list(None)
+            found += [(collection, doc["_id"], f"it does not fit the {collection} model "
+                       f"({misfit(aware(doc), collection)})") for doc in docs]
         return found[:limit]
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
