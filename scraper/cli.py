@@ -10,13 +10,13 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 
 import click
 
 from . import config
-from .errors import ConfigError, ScraperError, SelectorDrift
-from .progress import STORED, VISITED, Count, failure_key
+from .errors import ConfigError, ScraperError, SelectorDrift, SiteUnreachable
+from .progress import CATALOGUE_FAILED, STORED, VISITED, Count, drift_key, failure_key
 
 __all__ = ["main"]
 
@@ -103,6 +103,9 @@ def _log_levels(*, verbose: int) -> None:
               help="Site profile under selectors/ (youku, youku-replica).")
 @click.option("--pages", type=click.IntRange(min=1), help="Stop after this many catalogue pages.")
 @click.option("--max-videos", type=click.IntRange(min=1), help="Stop after this many videos.")
+@click.option("--video", "videos", multiple=True, metavar="VID_OR_URL",
+              help="Crawl exactly this video, not the catalogue (repeatable): its vid (with "
+              "or without '=='), numeric id or page URL.")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
               show_default=True, help=_MEDIA_HELP)
@@ -136,6 +139,7 @@ def run(**options: Any) -> None:
     Example (the bundled replica, see README):
       scrape run --category today-hot --resolve '*.test=127.0.0.1:8899'
       scrape run --max-videos 30 --no-media --store mydata.db
+      scrape run --video XMzU5NzQ5OTc2 --video http://v.youku.test/v_show/id_XMTIz==.html
     """
     from .jobs.run import run_crawl
     from .progress import Reporter, Stats, format_summary
@@ -151,7 +155,7 @@ def run(**options: Any) -> None:
     reporter = Reporter(Stats())
     outcome = _run_async(lambda: run_crawl(settings, reporter=reporter))
     click.echo(format_summary(outcome.stats, store=outcome.store, media=outcome.media_dir,
-                              elapsed_s=outcome.elapsed_s), err=True)
+                              elapsed_s=outcome.elapsed_s, whole_run=outcome.whole_run), err=True)
     failed = outcome.stats[Count.VIDEOS_FAILED]
     if failed:
         if any(outcome.stats[k] for k in STORED):
@@ -160,47 +164,78 @@ def run(**options: Any) -> None:
             _fail(f"every video page answered but no selector version reads it ({failed} "
                   "videos): the site's markup changed; run `scrape refresh-selectors`",
                   SelectorDrift.exit_code)
-        sys.exit(1)
+        _fail(f"no video could be crawled: all {failed} failed (the summary above says why)",
+              1)
 
 
-@cli.command(short_help="Write a collection as JSON lines or CSV.")
+@cli.command(short_help="Write a collection as JSON lines, CSV or parquet.")
 @click.option("--store", help=_STORE_HELP)
 @click.option("--what", type=click.Choice(["videos", "comments", "snapshots"]), required=True,
               help="Which collection to export.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]),
               help="jsonl: one JSON document per line, nesting kept; csv: a table for "
-              "spreadsheets. Default: from --out's suffix (.csv), else jsonl.")
+              "spreadsheets; parquet: that table with typed columns (pandas, polars, "
+              "DuckDB; needs --out). Default: from --out's suffix (.csv, .parquet), else jsonl.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Write here instead of stdout (replaced only once the export succeeded).")
 @click.option("--excel", is_flag=True,
               help="CSV that Excel opens as UTF-8 (starts with a byte-order mark).")
-def export(store: str | None, what: str, fmt: str | None, out: Path | None,
-           excel: bool) -> None:
-    """Write a collection as JSON lines (one record per line, nesting kept) or CSV (a
-    table: one row per comment and reply, videos' segments and crawl record flattened).
+@click.option("--vid", "vids", multiple=True,
+              help="Only this video's documents (repeatable; with or without '==').")
+@click.option("--since", help="Only documents from then on (videos: last crawled; comments: "
+              "posted; snapshots: taken): an ISO date or time (UTC unless it says), or how "
+              "long ago (24h, 7d).")
+@click.option("--until", help="Only documents before then (as --since).")
+@click.option("--category", help="Only the videos of this catalogue category, as crawled by "
+              "`scrape run`/`monitor --category` (and their comments and snapshots).")
+def export(store: str | None, what: str, fmt: str | None, out: Path | None, excel: bool,
+           vids: tuple[str, ...], since: str | None, until: str | None,
+           category: str | None) -> None:
+    """Write a collection as JSON lines (one record per line, nesting kept), CSV (a table:
+    one row per comment and reply, videos' segments and crawl record flattened) or
+    parquet (the same table, typed: ints, UTC timestamps).
+
+    A corrupt document is named on stderr, left out and counted.
 
     \b
     Example:
       scrape export --what videos --out videos.jsonl
       scrape export --what comments --out comments.csv
+      scrape export --what snapshots --vid XMzU5NzQ5OTc2 --since 7d --out snaps.parquet
     """
     from .store.export import export as do_export
+    from .store.filters import ExportFilter
     from .store.target import open_store
 
+    keep = ExportFilter(vids=vids, since=_when(since, "--since") if since else None,
+                        until=_when(until, "--until") if until else None, category=category)
+    fmt = fmt or _format_of(out)
+    if fmt == "parquet" and out is None:
+        _fail("--format parquet writes a file: give --out FILE.parquet", 2)
     target = _store_target(store)
-    fmt = fmt or ("csv" if out is not None and out.suffix.lower() == ".csv" else "jsonl")
+    corrupt: list[str] = []
+
+    def skip(doc_id: object, why: str) -> None:
+        corrupt.append(f"{doc_id!r}")
+        click.echo(f"scrape: warning: skipped document {doc_id!r} of {what}: {why}", err=True)
 
     async def main() -> int:
         async with open_store(target, must_exist=True) as opened:
             if out is None:
                 return await do_export(opened, what, fmt, sys.stdout,  # type: ignore[arg-type]
-                                       excel=excel)
-            with _replacing(out) as handle:
+                                       excel=excel, keep=keep, on_corrupt=skip)
+            with _replacing(out, binary=fmt == "parquet") as handle:
                 return await do_export(opened, what, fmt, handle,  # type: ignore[arg-type]
-                                       excel=excel)
+                                       excel=excel, keep=keep, on_corrupt=skip)
 
     count = _run_async(main)
-    click.echo(f"exported {count} {what}" + (f" to {out}" if out else ""), err=True)
+    click.echo(f"exported {count} {what}" + (f" to {out}" if out else "") + (
+        f"; skipped {len(corrupt)} corrupt: {', '.join(corrupt)}" if corrupt else ""), err=True)
+
+
+def _format_of(out: Path | None) -> str:
+    suffix = out.suffix.lower() if out is not None else ""
+    return {".csv": "csv", ".parquet": "parquet"}.get(suffix, "jsonl")
 
 
 @cli.command(short_help="Show one page headed with every field outlined.")
@@ -353,7 +388,17 @@ def monitor(**options: Any) -> None:
     click.echo(f"{_visits(stats)} in {outcome.elapsed_s:.1f}s to {outcome.store}\n"
                f"{outcome.detail}", err=True)
     if stats[Count.VISITS_FAILED] and not any(stats[k] for k in VISITED):
-        sys.exit(1)
+        _nothing_visited(stats)
+
+
+def _nothing_visited(stats: Any) -> NoReturn:
+    """Every visit failed: the catalogue's failure says why (as `scrape run`'s would)."""
+    for key, code, what in ((drift_key("catalogue"), SelectorDrift.exit_code, ""),
+                            (CATALOGUE_FAILED, SiteUnreachable.exit_code,
+                             "cannot load the catalogue: ")):
+        if stats[key]:
+            _fail(what + stats.examples.get(key, ["see the warnings above"])[0], code)
+    _fail("nothing could be crawled: everything tried failed (see the warnings above)", 1)
 
 
 @cli.command(short_help="Crawl the work other commands queued in the store.")
@@ -396,6 +441,10 @@ def worker(worker_id: str | None, store: str | None, media_dir: Path,
     click.echo(f"worker {settings.worker_id}: videos " + (", ".join(
         f"{n} {kind}" for kind, n in sorted(videos.items())) or "none") + f"; "
         f"{_visits(outcome.stats)} in {outcome.elapsed_s:.1f}s on {outcome.store}", err=True)
+    stats = outcome.stats
+    if (stats[Count.VISITS_FAILED] or stats[Count.VIDEOS_FAILED]) and not any(
+            stats[k] for k in (*VISITED, *STORED)):
+        _nothing_visited(stats)
 
 
 @cli.command(short_help="Show monitor jobs, tiers and queued runs.")
@@ -437,12 +486,12 @@ _GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENV
 
 
 @contextmanager
-def _replacing(path: Path) -> Iterator[TextIO]:
+def _replacing(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     """Write beside ``path`` and move the result over it only on success: a failed export
     leaves an existing file as it was."""
     part = path.with_name(f".{path.name}.part-{os.getpid()}")
     try:
-        handle = part.open("w", encoding="utf-8", newline="")
+        handle = part.open("wb") if binary else part.open("w", encoding="utf-8", newline="")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
     try:
@@ -499,7 +548,7 @@ def plot(vids: tuple[str, ...], metric: str | None, since: str | None, out: Path
     from .store.target import open_store
     from .web.files import write_plot
 
-    start = _since(since) if since else None
+    start = _when(since) if since else None
     metrics = [metric] if metric else ["views", "comments"]
     browser = config.find_chromium(chromium)
     target = _store_target(store)
@@ -534,7 +583,8 @@ def report(store: str | None, out: Path, top: int) -> None:
     click.echo(f"wrote {out} ({charted} video charts)", err=True)
 
 
-def _since(text: str) -> datetime:
+def _when(text: str, what: str = "--since") -> datetime:
+    """An ISO date or time (UTC unless it says otherwise), or how long ago (24h, 7d)."""
     from datetime import UTC, timedelta
 
     from .jobs.tiers import parse_interval
@@ -542,7 +592,7 @@ def _since(text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        ago = parse_interval(text, what="--since (an ISO date or time, or a duration)")
+        ago = parse_interval(text, what=f"{what} (an ISO date or time, or a duration)")
         return datetime.now(UTC) - timedelta(seconds=ago)
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
@@ -563,7 +613,8 @@ def _settings(**options: Any) -> config.Settings:
         site=options["site"], category=options["category"],
         store=_store_target(options["store"]), media_dir=options["media_dir"],
         selectors_dir=options["selectors_dir"], resolve=resolve, pages=options["pages"],
-        max_videos=options["max_videos"], concurrency=options["concurrency"],
+        max_videos=options["max_videos"], videos=tuple(options.get("videos") or ()),
+        concurrency=options["concurrency"],
         no_media=options["no_media"], max_comments=options["max_comments"],
         streams=tuple(options.get("streams") or ("mp4sd",)),
         headed=options["headed"], slow_mo_ms=options["slow_mo"],

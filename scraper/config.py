@@ -157,6 +157,9 @@ class Settings:
     resolve: tuple[ResolveRule, ...] = ()
     pages: int | None = None
     max_videos: int | None = None
+    # `scrape run --video`: crawl exactly these videos (vid, numeric id or page URL), no
+    # catalogue.
+    videos: tuple[str, ...] = ()
     concurrency: int = 4
     download_concurrency: int = 8
     no_media: bool = False

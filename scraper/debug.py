@@ -19,7 +19,7 @@ from .browser.inspection import Inspection, inspect
 from .browser.options import browser_options
 from .browser.pool import Browser
 from .config import Settings
-from .errors import ConfigError
+from .errors import ConfigError, FetchError
 from .site.extract import extract_items, extract_page
 from .site.load import load_site
 from .site.profile import SiteProfile
@@ -68,6 +68,8 @@ async def debug_page(settings: Settings, url: str, *, out_dir: Path, pause: bool
     versions: dict[str, str] = {}
     outlined: dict[str, int] = {}
     async with Browser(options) as browser, inspect(browser, url, trace=trace) as page:
+        if page.status is not None and page.status >= 400:
+            raise FetchError(f"{url} answered HTTP {page.status}: no page to inspect")
         html = await page.html()
         for n, kind in enumerate(kinds):
             sets = load_selectors(profile, kind)
@@ -75,6 +77,7 @@ async def debug_page(settings: Settings, url: str, *, out_dir: Path, pause: bool
             values.update({f"{kind}.{k}": v for k, v in found.items()})
             chosen = next(s for s in sets if s.label == versions[kind])
             outlined.update(await outline(page, chosen, offset=n * 4))
+        await page.place_labels()
         labels = await page.labels()
         await page.screenshot(shot)
         if pause:

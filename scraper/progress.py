@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TextIO
@@ -139,7 +139,8 @@ class Reporter:
     def __init__(self, stats: Stats, *, stream: TextIO | None = None,
                  live: bool | None = None, log_every_s: float = 5.0) -> None:
         self.stats = stats
-        self.total: int | None = None
+        self.total: int | None = None  # unknown ("42/?") until the catalogue is read
+        self.before = 0  # videos earlier invocations of a resumed run finished
         stream = stream if stream is not None else sys.stderr
         self._live = stream.isatty() if live is None else live
         self._console = Console(file=stream, highlight=False)
@@ -168,9 +169,10 @@ class Reporter:
     def update(self) -> None:
         """Refresh the bar, or log a line if enough time passed."""
         stats = self.stats
-        done = sum(stats[k] for k in (*STORED, Count.VIDEOS_FAILED))
+        now_done = sum(stats[k] for k in (*STORED, Count.VIDEOS_FAILED))
+        done = self.before + now_done
         elapsed = time.monotonic() - self._started
-        rate = f"{done / elapsed * 60:.0f}/min" if done and elapsed > 0 else ""
+        rate = f"{now_done / elapsed * 60:.0f}/min" if now_done and elapsed > 0 else ""
         # Outcomes by kind as they happen, not only failures.
         kinds = "/".join(f"{stats[k]} {k.removeprefix('videos.')}"
                          for k in (*STORED, Count.VIDEOS_FAILED) if stats[k])
@@ -188,14 +190,19 @@ class Reporter:
             log.info("videos %d%s  %s  %s", done, total, rate, detail)
 
 
-def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: float) -> str:
-    """The end-of-run summary: what was stored, what failed and why."""
+def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: float,
+                   whole_run: Mapping[str, int] | None = None) -> str:
+    """The end-of-run summary: what was stored, what failed and why. After a resume
+    (``whole_run``: the run's videos by state), the first line is this invocation's and
+    a second one gives the whole run's."""
     videos = {key.removeprefix("videos."): stats[key]
               for key in (*STORED, Count.VIDEOS_FAILED)}
     done = sum(videos.values())
     rate = done / elapsed_s * 60 if elapsed_s > 0 else 0.0
     lines = [
-        f"{_headline(stats, done)} in {elapsed_s:.1f}s ({rate:.0f}/min) to {store}",
+        f"{_headline(stats, done)} in {elapsed_s:.1f}s ({rate:.0f}/min) to {store}"
+        + (" (this invocation)" if whole_run else ""),
+        *([_whole_run(whole_run)] if whole_run else []),
         "  videos:    " + _kinds(videos),
         f"  segments:  {stats[Count.SEGMENTS_OK]} ok, {stats[Count.SEGMENTS_FAILED]} failed, "
         f"{stats[Count.SEGMENTS_PAYWALLED]} paywalled previews",
@@ -233,6 +240,12 @@ def _headline(stats: Stats, done: int) -> str:
     why = ", ".join(f"{n} {reason}" for reason, n in reasons) or "see the log"
     return (f"Stored {done - failed} videos, {failed} failed ({why}; the next `scrape run` "
             "retries them)")
+
+
+def _whole_run(counts: Mapping[str, int]) -> str:
+    left = counts.get("pending", 0) + counts.get("claimed", 0)
+    return (f"  whole run: {counts.get('done', 0)} videos done, {counts.get('failed', 0)} "
+            f"failed" + (f", {left} left" if left else "") + " (with earlier invocations)")
 
 
 def _kinds(counts: dict[str, int]) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -144,6 +147,11 @@ async def test_kill_9_then_rerun_equals_an_uninterrupted_run(
     assert rc == 0, err
     await check_against_truth(replica, tmp_path / "store",
                               replica.truth.categories["jrrm"][:40])
+    # The summary gives this invocation's videos, then the whole run's, each labelled.
+    headline, whole = err.strip().splitlines()[:2]
+    assert headline.startswith("Stored ") and headline.endswith(" (this invocation)"), err
+    assert 0 < int(headline.split()[1]) < 40
+    assert whole == "  whole run: 40 videos done, 0 failed (with earlier invocations)"
 
 
 async def test_ctrl_c_stops_cleanly_and_resumes(replica: Any, tmp_path: Path) -> None:
@@ -248,8 +256,6 @@ async def test_a_redesigned_catalogue_is_drift_not_an_unreachable_site(
 
 
 def _scrape_now(*args: str, cwd: Path) -> tuple[int, str]:
-    import subprocess
-
     done = subprocess.run([SCRAPE, *args], capture_output=True, text=True, check=False, cwd=cwd,
                           env={**os.environ, "MONGODB_URI": ""})
     return done.returncode, done.stderr
@@ -309,3 +315,170 @@ async def test_video_pages_no_selector_reads_are_drift(replica: Any, tmp_path: P
 def test_a_malformed_mongodb_uri_is_one_line(tmp_path: Path, uri: str) -> None:
     rc, err = _scrape_now("status", "--store", uri, cwd=tmp_path)
     one_error_line(err, 2, rc, "bad MongoDB URI")
+
+
+async def _filled_store(path: Path) -> None:
+    from scraper.store.sqlite import SqliteStore
+    from tests.test_filters import fill
+
+    async with SqliteStore(path) as store:
+        await fill(store)
+
+
+def _corrupt_row(path: Path, collection: str, doc_id: str) -> bytes:
+    """Cut a row's BSON short, as a disk fault might; returns the row as it was."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        (blob,) = conn.execute(f"SELECT doc FROM {collection} WHERE id = ?", [doc_id]).fetchone()
+        conn.execute(f"UPDATE {collection} SET doc = ? WHERE id = ?", [blob[:-7], doc_id])
+    conn.close()
+    return bytes(blob)
+
+
+def test_export_filters_and_parquet_from_the_suffix(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    db = tmp_path / "s.db"
+    asyncio.run(_filled_store(db))
+    out = tmp_path / "snaps.parquet"
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "snapshots", "--vid",
+                          "XMTEy==", "--vid", "XMTEz", "--since", "2024-05-01T13:00:00",
+                          "--until", "2024-05-01T14:00:00Z", "--out", str(out), cwd=tmp_path)
+    assert (rc, err) == (0, f"exported 2 snapshots to {out}\n")
+    rows = pq.read_table(out).to_pylist()
+    assert [(r["vid"], r["stat_play"], r["ts"].hour) for r in rows] == [
+        ("XMTEy", 1, 13), ("XMTEz", 1, 13)]
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "videos", "--category",
+                          "military", "--format", "parquet", cwd=tmp_path)
+    one_error_line(err, 2, rc, "--format parquet writes a file: give --out FILE.parquet")
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "videos", "--since",
+                          "yesterday", cwd=tmp_path)
+    one_error_line(err, 2, rc, "--since (an ISO date or time, or a duration)")
+    written = out.read_bytes()
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "snapshots", "--category",
+                          "todayhot", "--out", str(out), cwd=tmp_path)
+    one_error_line(err, 2, rc, "--category 'todayhot': no run crawled it into ")
+    assert out.read_bytes() == written  # the earlier export is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db", "snaps.parquet"]
+
+
+def test_a_corrupt_document_is_named_skipped_and_counted(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    asyncio.run(_filled_store(db))
+    _corrupt_row(db, "videos", "XMTEy")
+    out = tmp_path / "videos.jsonl"
+    rc, err = _scrape_now("export", "--store", str(db), "--what", "videos", "--out", str(out),
+                          cwd=tmp_path)
+    assert rc == 0, err
+    warning, summary = err.splitlines()
+    assert warning.startswith("scrape: warning: skipped document 'XMTEy' of videos: its BSON "
+                              "does not decode")
+    assert summary == f"exported 2 videos to {out}; skipped 1 corrupt: 'XMTEy'"
+    assert [json.loads(line)["_id"] for line in out.read_text().splitlines()] == [
+        "XMTEx", "XMTEz"]
+    done = subprocess.run([SCRAPE, "status", "--store", str(db)], capture_output=True,
+                          text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == [
+        "corrupt documents, skipped by `scrape export`:",
+        "  videos 'XMTEy': its BSON does not decode (objsize too large)"]
+
+
+async def test_run_video_crawls_exactly_those_videos(replica: Any, tmp_path: Path) -> None:
+    first, second, third = replica.truth.categories["jrrm"][20:23]
+    refs = [first + "==", f"http://v.youku.test/v_show/id_{second}==.html",
+            str(replica.truth.video(third).numeric_id), "XNOPE123"]
+    rc, _, err = await scrape(*run_args(replica, tmp_path, "--no-media"),
+                              *(arg for ref in refs for arg in ("--video", ref)), cwd=tmp_path)
+    assert rc == 6, err  # finished, one video failed
+    warning, headline = err.strip().splitlines()[:2]
+    assert warning.endswith("WARNING scraper.crawl.video: video XNOPE123 failed: video page "
+                            "not found (404)")
+    assert headline.startswith("Stored 3 videos, 1 failed (1 VideoUnavailable; ")
+    async with open_store(str(tmp_path / "store")) as store:
+        videos = {d["_id"]: d async for d in store.iter_docs("videos")}
+        (run,) = [d async for d in store.iter_docs("runs")]
+    assert sorted(videos) == sorted([first, second, third])  # no catalogue was read
+    for vid, doc in videos.items():
+        truth = replica.truth.video(vid)
+        assert (doc["title"], doc["channel_name"], doc["duration_s"]) == (
+            truth.title, truth.channel_name, truth.duration_s)
+    assert run["counters"].get("catalogue.pages", 0) == 0
+    rc, _, err = await scrape(*run_args(replica, tmp_path), "--video", "no such thing?",
+                              cwd=tmp_path)
+    one_error_line(err, 2, rc, "--video 'no such thing?' names no video")
+
+
+# --- the README's exit-code table, as the commands meet each failure -------------------
+
+def _xvfb(*args: str) -> list[str]:
+    return ["xvfb-run", "-a", SCRAPE, *args]
+
+
+EXIT_CASES: dict[str, tuple[Any, int, str]] = {
+    "run, every video unknown": (lambda rep, tmp: [
+        SCRAPE, "-q", "run", "--video", "XNOPE1", "--no-media", "--resolve", rep.resolve,
+        "--store", str(tmp / "s")], 1, "no video could be crawled: all 1 failed"),
+    "debug, a 404 page": (lambda rep, tmp: _xvfb(
+        "debug", "http://v.youku.test/v_show/id_XNOPE==.html", "--resolve", rep.resolve,
+        "--out", str(tmp / "d")), 1, "answered HTTP 404: no page to inspect"),
+    "run, a bad --video": (lambda rep, tmp: [
+        SCRAPE, "run", "--video", "a b", "--resolve", rep.resolve, "--store", str(tmp / "s")],
+        2, "--video 'a b' names no video"),
+    "monitor, site unreachable": (lambda rep, tmp: [
+        SCRAPE, "-q", "monitor", "--once", "--no-media", "--resolve", "*.test=127.0.0.1:9",
+        "--store", str(tmp / "s")], 3, "cannot load the catalogue: "),
+    "debug, site unreachable": (lambda rep, tmp: _xvfb(
+        "debug", "http://v.youku.test/v_show/id_XNOPE==.html", "--resolve",
+        "*.test=127.0.0.1:9", "--out", str(tmp / "d")), 3, "ERR_CONNECTION_REFUSED"),
+    "worker, site unreachable": (lambda rep, tmp: ["sh", "-c", " ".join(map(shlex.quote, [
+        SCRAPE, "-q", "monitor", "--enqueue-only", "--store", str(tmp / "s")])) + " && exec "
+        + " ".join(map(shlex.quote, [SCRAPE, "-q", "worker", "--once", "--resolve",
+                                     "*.test=127.0.0.1:9", "--store", str(tmp / "s")]))],
+        3, "cannot load the catalogue: "),
+    "run, Chromium cannot start": (lambda rep, tmp: [
+        SCRAPE, "-q", "run", "--chromium", "/bin/false", "--resolve", rep.resolve,
+        "--store", str(tmp / "s")], 5, "cannot start Chromium"),
+}
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (Debian xvfb)")
+@pytest.mark.parametrize("case", sorted(EXIT_CASES))
+async def test_each_documented_failure_has_its_code_and_one_line(
+    replica: Any, tmp_path: Path, case: str
+) -> None:
+    command, code, needle = EXIT_CASES[case]
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"} | {"MONGODB_URI": ""}
+    proc = await asyncio.create_subprocess_exec(
+        *command(replica, tmp_path), cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    one_error_line(err.decode(), code, proc.returncode, needle)
+    assert sum(line.startswith("scrape: error: ") for line in err.decode().splitlines()) == 1
+    assert not (tmp_path / "d" / "page.png").exists()  # debug: no evidence of a wrong page
+
+
+# Codes whose documented failure a test elsewhere runs, as users meet it.
+ELSEWHERE = {
+    2: "tests/test_cli.py::test_bad_input_one_line",
+    3: "tests/test_cli.py::test_unreachable_site",
+    4: "tests/test_cli.py::test_a_failed_export_leaves_the_old_file_and_out_errors_are_one_line",
+    6: "tests/test_chromium.py::test_videos_failing_for_good_give_exit_6_and_are_retried_once",
+    7: "tests/test_chromium.py::test_a_full_disk_stops_with_one_line_and_resumes_exact",
+    8: "tests/test_cli.py::test_a_redesigned_catalogue_is_drift_not_an_unreachable_site",
+    130: "tests/test_cli.py::test_ctrl_c_stops_cleanly_and_resumes",
+}
+
+
+def test_every_code_of_the_readme_table_is_tested() -> None:
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    documented = {int(code) for code in re.findall(r"^  \| (\d+) \| ", readme, re.MULTILINE)}
+    tested = {code for _, code, _ in EXIT_CASES.values()} | set(ELSEWHERE) | {0}
+    assert documented == tested
+    for where in ELSEWHERE.values():
+        path, name = where.split("::")
+        assert f"def {name}(" in (Path(__file__).parent.parent / path).read_text()

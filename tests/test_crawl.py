@@ -219,3 +219,26 @@ async def test_rerun_later_moves_figures_keeps_static_fields(
     assert len(snaps) == 2 * len(after)
     expected = sum(len(rep.truth.comments(vid, now)) for vid in after)
     assert len(comments) == expected
+
+
+async def test_the_bar_total_is_unknown_only_until_the_catalogue_is_read(
+    make_replica: Any, tmp_path: Path
+) -> None:
+    from scraper.progress import Reporter, Stats
+
+    class Watched(Reporter):
+        seen: list[tuple[int | None, int]]
+
+        def update(self) -> None:
+            self.seen = getattr(self, "seen", [])
+            self.seen.append((self.total, self.before))
+            super().update()
+
+    async with make_replica(videos=45, seed=3, faults=False) as rep:
+        settings = crawl_settings(rep, tmp_path, max_videos=20, no_media=True)
+        reporter = Watched(Stats(), live=False)
+        await run_crawl(settings, reporter=reporter)
+        catalogue = [total for total, _ in reporter.seen]
+        # Page 1 (15 cards): unknown; page 2 reaches --max-videos: the total is known.
+        assert catalogue[0] is None and catalogue[-1] == 20
+        assert catalogue.index(20) <= 2

@@ -65,3 +65,38 @@ async def test_headed_run_under_xvfb(replica: Any, tmp_path: Path) -> None:
     assert "Stored 3 videos" in err
     async with open_store(str(tmp_path / "store")) as store:
         assert await store.count("videos") == 3
+
+
+def _overlapping(boxes: list[tuple[str, float, float, float, float]]) -> list[tuple[str, str]]:
+    return [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if a[1] < b[1] + b[3] and b[1] < a[1] + a[3] and a[2] < b[2] + b[4]
+            and b[2] < a[2] + a[4]]
+
+
+@pytest.mark.parametrize("page", ["catalogue", "video"])
+async def test_labels_of_neighbouring_fields_do_not_overlap(
+    browser: Any, replica: Any, tmp_path: Path, page: str
+) -> None:
+    from scraper.browser.inspection import inspect
+    from scraper.debug import outline, page_types_for
+    from scraper.site.profile import load_profile
+    from scraper.site.selector_files import load_selectors
+
+    profile = load_profile("youku-replica", selectors_dir=None)
+    vid = replica.truth.categories["jrrm"][0]
+    url = profile.absolute(f"//v.youku.test/v_show/id_{vid}==.html" if page == "video"
+                           else "//news.youku.test/index/jrrm")
+    async with inspect(browser, url, trace=tmp_path / "t.zip") as shown:
+        for n, kind in enumerate(page_types_for(profile, url)):
+            await outline(shown, load_selectors(profile, kind)[0], offset=n * 4)
+        drawn = await shown.label_boxes()
+        await shown.place_labels()
+        placed = await shown.label_boxes()
+    assert [label for label, *_ in placed] == [label for label, *_ in drawn]
+    assert len(placed) >= 5
+    # Fields of one element (a duration's text and seconds; a channel's name and link)
+    # were drawn on top of each other.
+    clash = ("duration_text", "duration_s") if page == "catalogue" else (
+        "channel_name", "channel_link")
+    assert clash in _overlapping(drawn)
+    assert _overlapping(placed) == []

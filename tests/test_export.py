@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
+from scraper.errors import StoreError
 from scraper.models import CrawlInfo, Snapshot
 from scraper.store.base import Store
 from scraper.store.export import export
@@ -145,3 +146,43 @@ async def test_both_stores_export_the_same_lines(tmp_path: Path, what: Any, fmt:
     if fmt == "csv":
         rows += 1 + 2 * (what == "comments")
     assert len(outputs[0].splitlines()) == rows
+
+
+async def test_a_misfit_mongodb_document_is_named_and_skipped() -> None:
+    async with MongoStore("mongodb://mock/misfit", client=AsyncMongoMockClient()) as mongo:
+        await fill(mongo)
+        await mongo.save_doc("videos", "XMbad", {"vid": "XMbad", "title": 3})
+        assert await mongo.corrupt_docs() == [
+            ("videos", "XMbad", "it does not fit the videos model (url is missing)")]
+        skipped: list[tuple[Any, str]] = []
+        out = io.StringIO()
+        assert await export(mongo, "videos", "jsonl", out,
+                            on_corrupt=lambda *args: skipped.append(args)) == 2
+        assert [json.loads(line)["_id"] for line in out.getvalue().splitlines()] == [
+            "XMTEx", "XMTEy"]
+        assert skipped == [("XMbad", "it does not fit the videos model (url is missing)")]
+        with pytest.raises(StoreError, match=r"^document 'XMbad' of videos is corrupt: "):
+            await export(mongo, "videos", "jsonl", io.StringIO())
+
+
+async def test_an_undecodable_sqlite_row_is_found_without_decoding_the_others(
+        tmp_path: Path) -> None:
+    from tests.test_cli import _corrupt_row
+
+    async with SqliteStore(tmp_path / "c.db") as store:
+        await fill(store)
+    whole = _corrupt_row(tmp_path / "c.db", "snapshots", "XMTEx:r2")
+    async with SqliteStore(tmp_path / "c.db") as store:
+        (found,) = await store.corrupt_docs()
+        assert found[:2] == ("snapshots", "XMTEx:r2")
+        assert found[2].startswith("its BSON does not decode")
+        with pytest.raises(StoreError, match=r"document 'XMTEx:r2' of snapshots is corrupt"):
+            await export(store, "snapshots", "jsonl", io.StringIO())
+        out = io.StringIO()
+        assert await export(store, "snapshots", "csv", out, on_corrupt=lambda *a: None) == 2
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "c.db") as conn:  # nothing was written
+        assert conn.execute("SELECT doc FROM snapshots WHERE id = 'XMTEx:r2'").fetchone()[0] == (
+            whole[:-7])
+    conn.close()

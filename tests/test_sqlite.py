@@ -197,3 +197,21 @@ async def test_hot_paths_read_through_indexes(tmp_path: Path) -> None:
         assert not any(re.fullmatch(r"SCAN \w+", step) for step in plan), (sql, plan)
         if "LIMIT" in sql:  # a claim takes the best few in index order, sorting nothing
             assert not any("TEMP B-TREE" in step for step in plan), (sql, plan)
+
+
+def test_in_and_ranges_on_indexed_columns_narrow_in_sql() -> None:
+    from scraper.store.sqlite_query import where
+
+    query = {"vid": {"$in": ["XMTEx", "XMTEy"]}, "ts": {"$gte": T0, "$lt": T0 + timedelta(1)},
+             "stat_play": {"$gt": 3}}
+    clause = where("snapshots", query)
+    assert clause.sql == (
+        """("vid" IN (SELECT value FROM json_each(?))) AND """
+        """(typeof("ts") IN ('integer', 'real') AND "ts" >= ?) AND """
+        """(typeof("ts") IN ('integer', 'real') AND "ts" < ?)""")
+    ms = 1714564800123
+    assert clause.params == ['["XMTEx", "XMTEy"]', ms, ms + 86_400_000]
+    assert not clause.complete  # documents.matches still decides (stat_play is no column)
+    assert where("snapshots", {"vid": {"$in": []}}).sql == "0"
+    many = where("snapshots", {"vid": {"$in": [str(n) for n in range(1000)]}})
+    assert many.complete and len(many.params) == 1  # one JSON array, whatever its length

@@ -23,13 +23,13 @@ async def inspect(browser: Browser, url: str, *, trace: Path) -> AsyncIterator[I
     """Open ``url`` in a fresh traced context of ``browser``, for ``scrape debug``."""
     context = await browser.new_context()
     try:
-        with playwright_errors(f"cannot inspect {url}"):
+        with playwright_errors(f"cannot inspect {url}", navigating=True):
             await context.tracing.start(screenshots=True, snapshots=True)
             page = await context.new_page()
-            await page.goto(url, wait_until="domcontentloaded")
+            response = await page.goto(url, wait_until="domcontentloaded")
             with contextlib.suppress(PlaywrightError):  # a page that never idles is fine
                 await page.wait_for_load_state("networkidle", timeout=5000)
-        yield Inspection(page)
+        yield Inspection(page, status=response.status if response else None)
         with playwright_errors(f"cannot save the trace of {url}"):
             await context.tracing.stop(path=str(trace))
     finally:
@@ -74,11 +74,49 @@ _OVERLAY_JS = """([label, xpath, itemsXpath, color]) => {
 }"""
 
 
+# Moves each overlay's label, in document order, to the free spot nearest to where it was
+# drawn (a few rows up or down, a few label widths aside), so that no two labels cover
+# each other: neighbouring fields, or two fields of one element, printed as one word
+# ("duration_sext"). Far from everything else, a free row always exists.
+_PLACE_LABELS_JS = """() => {
+  const placed = [];
+  const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom &&
+    b.top < a.bottom;
+  const near = [];
+  for (let row = -6; row <= 6; row++)
+    for (let col = -2; col <= 3; col++) near.push([row, col, Math.abs(row) + 1.5 * Math.abs(col)]);
+  near.sort((a, b) => a[2] - b[2]);
+  for (let row = 7; row < 400; row++) near.push([row, 0, 0], [-row, 0, 0]);
+  for (const tag of document.querySelectorAll(".scraper-overlay > span")) {
+    const top = parseFloat(tag.style.top), left = parseFloat(tag.style.left);
+    const first = tag.getBoundingClientRect();
+    for (const [row, col] of near) {
+      const dy = row * (first.height + 1), dx = col * (first.width + 2);
+      const box = {left: first.left + dx, right: first.right + dx, top: first.top + dy,
+                   bottom: first.bottom + dy};
+      if (box.top + scrollY < 0 || box.left + scrollX < 0) continue;  // off the page
+      if (!placed.some(other => hit(box, other))) {
+        tag.style.top = `${top + dy}px`;
+        tag.style.left = `${left + dx}px`;
+        placed.push(box);
+        break;
+      }
+    }
+  }
+  return placed.length;
+}"""
+
+_LABEL_BOXES_JS = """() => Array.from(document.querySelectorAll(".scraper-overlay > span"))
+  .map(tag => { const b = tag.getBoundingClientRect();
+    return [tag.textContent, b.left + scrollX, b.top + scrollY, b.width, b.height]; })"""
+
+
 class Inspection:
     """One page under ``scrape debug``: overlays, a screenshot, the Inspector."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, *, status: int | None) -> None:
         self._page = page
+        self.status = status  # the page's HTTP status (None: not from the network)
 
     async def html(self) -> str:
         with playwright_errors("cannot read the page"):
@@ -88,6 +126,17 @@ class Inspection:
         """Outline what ``xpath`` selects (inside each ``items`` node); returns how many."""
         with playwright_errors(f"cannot outline {label}"):
             return int(await self._page.evaluate(_OVERLAY_JS, [label, xpath, items, color]))
+
+    async def place_labels(self) -> None:
+        """Move labels apart so that none covers another."""
+        with playwright_errors("cannot place the labels"):
+            await self._page.evaluate(_PLACE_LABELS_JS)
+
+    async def label_boxes(self) -> list[tuple[str, float, float, float, float]]:
+        """Each label as drawn: its text, left, top, width and height in page pixels."""
+        with playwright_errors("cannot read the labels"):
+            boxes = await self._page.evaluate(_LABEL_BOXES_JS)
+        return [(str(t), float(x), float(y), float(w), float(h)) for t, x, y, w, h in boxes]
 
     async def labels(self) -> list[str]:
         """The overlay labels now in the page (what a test checks)."""

@@ -35,7 +35,7 @@ from ..crawl.context import VideoContext
 from ..crawl.resources import Resources, open_resources
 from ..crawl.revisit import revisit_video
 from ..crawl.video import process_video
-from ..errors import FATAL, ScraperError
+from ..errors import FATAL, ScraperError, SelectorDrift
 from ..models import (
     CardInfo,
     MonitorJob,
@@ -45,7 +45,7 @@ from ..models import (
     Snapshot,
     Tier,
 )
-from ..progress import Count, Stats, visit_key
+from ..progress import CATALOGUE_FAILED, Count, Stats, drift_key, visit_key
 from ..site.load import load_site
 from ..store.base import Store
 from ..store.documents import from_doc
@@ -77,6 +77,7 @@ class VisitResult:
     error: str | None = None
     new_videos: int = 0
     new_comments: int = 0
+    cause: str | None = None  # the error's class, when it failed
 
 
 # --- the schedule ------------------------------------------------------------------
@@ -105,6 +106,9 @@ async def visit_and_reschedule(
         log.warning("%s %s: another worker took this visit over", entry.kind, entry.key)
     elif result.kind == "failed":
         log.warning("%s %s: visit failed: %s", entry.kind, entry.key, result.error)
+        if entry.kind == "catalogue":  # the exit code tells drift from an unreachable site
+            drifted = result.cause == SelectorDrift.__name__
+            ctx.stats.note(drift_key("catalogue") if drifted else CATALOGUE_FAILED, result.error)
     return result
 
 
@@ -123,7 +127,7 @@ async def visit(
     except FATAL:
         raise
     except ScraperError as exc:
-        return VisitResult("failed", error=str(exc))
+        return VisitResult("failed", error=str(exc), cause=type(exc).__name__)
 
 
 async def sync_catalogue(ctx: VideoContext, job: MonitorJob, entry: ScheduleEntry) -> int:
@@ -314,6 +318,7 @@ async def run_monitor(
         line = await next_due_line(session.store, job.job, clock())
         stats = Stats()
         stats.update(session.stats - before)  # this call's own, when a session is shared
+        stats.examples.update(session.stats.examples)
         return Outcome(stats, time.monotonic() - started, session.store.description, line)
 
 async def _constant(claimers: list[Claimer]) -> Sequence[Claimer]:

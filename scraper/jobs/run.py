@@ -32,6 +32,7 @@ from ..errors import FATAL, ScraperError, SelectorDrift, SiteUnreachable, first_
 from ..models import CardInfo, FrontierItem, RunRecord
 from ..progress import CATALOGUE_FAILED, Count, Reporter, Stats, video_key
 from ..site.load import Site, load_site
+from ..site.video_ref import vid_of
 from ..store.base import Store
 from .outcome import Outcome, utc_now
 
@@ -50,6 +51,8 @@ class CrawlOutcome:
     elapsed_s: float
     store: str
     media_dir: str | None
+    # The whole run's videos by frontier state, when earlier invocations crawled some.
+    whole_run: dict[str, int] | None = None
 
 
 async def run_crawl(
@@ -61,14 +64,16 @@ async def run_crawl(
     MongoStore on an in-memory MongoDB client through it).
     """
     site = load_site(settings)
-    # Refuse a bad media directory before Chromium starts.
+    # Refuse a bad media directory or --video before Chromium starts.
     media = None if settings.no_media else prepare_media_dir(settings.media_dir)
+    _chosen(site, settings)
     stats = reporter.stats if reporter else Stats()
     started = time.monotonic()
     async with open_resources(settings, store=store, stats=stats,
                               blocked_hosts=site.profile.media_hosts) as session:
         run = await begin_run(session.store, site, settings)
         ctx = session.context(run, settings, site=site, media_dir=media)
+        earlier = _finished(await session.store.frontier_counts(run.run_id, kind="video"))
         status = "failed"
         try:
             await crawl_job(ctx, reporter)
@@ -81,20 +86,34 @@ async def run_crawl(
             raise
         finally:
             await asyncio.shield(end_run(session.store, run, stats, status))
+        whole = await session.store.frontier_counts(run.run_id, kind="video")
     return CrawlOutcome(run=run, stats=stats, elapsed_s=time.monotonic() - started,
                         store=session.store.description,
-                        media_dir=str(ctx.media_dir) if ctx.media_dir else None)
+                        media_dir=str(ctx.media_dir) if ctx.media_dir else None,
+                        whole_run=whole if earlier else None)
+
+
+def _finished(counts: dict[str, int]) -> int:
+    return counts["done"] + counts["failed"]
 
 
 # --- the run record and its frontier ------------------------------------------------
 
 
 def job_key(site: Site, settings: Settings) -> str:
+    if settings.videos:
+        return f"{site.profile.name}:videos:{','.join(sorted(set(_chosen(site, settings))))}"
     return f"{site.profile.name}:{site.category.slug}"
 
 
+def _chosen(site: Site, settings: Settings) -> list[str]:
+    """The vids of ``--video``, in the order given, each once."""
+    return list(dict.fromkeys(vid_of(ref, site.profile) for ref in settings.videos))
+
+
 async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
-    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1.
+    """Resume the job's unfinished run, or start a new one seeded with catalogue page 1
+    (with ``--video``: with exactly those videos).
 
     An ``incomplete`` run (done, with failed videos) is resumed once more: its failed
     videos are retried before any new crawl, and it ends ``finished`` whatever they do.
@@ -117,6 +136,11 @@ async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
                     site=site.profile.name, category=settings.category, started=now,
                     options=_run_options(settings))
     await store.start_run(run)
+    if settings.videos:  # exactly these videos: no catalogue
+        await store.frontier_add([video_item(run, CardInfo(
+            vid=vid, url=site.profile.video_url(vid), title=""), order)
+            for order, vid in enumerate(_chosen(site, settings))])
+        return run
     await store.frontier_add([catalogue_item(run, page=1,
                                              url=site.profile.catalogue_url(settings.category, 1))])
     return run
@@ -124,7 +148,8 @@ async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
 
 def _run_options(settings: Settings) -> dict[str, object]:
     return {"pages": settings.pages, "max_videos": settings.max_videos,
-            "no_media": settings.no_media, "max_comments": settings.max_comments}
+            "no_media": settings.no_media, "max_comments": settings.max_comments,
+            "videos": list(settings.videos)}
 
 
 async def final_status(store: Store, run: RunRecord) -> str:
@@ -182,6 +207,12 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
     """Render catalogue pages one after another, feeding the frontier."""
     counts = await ctx.store.frontier_counts(ctx.run.run_id, kind="video")
     queued = sum(counts.values())
+    if reporter:  # a resume counts on from what earlier invocations finished
+        reporter.before = _finished(counts)
+        unread = await ctx.store.frontier_counts(ctx.run.run_id, kind="catalogue")
+        if not unread["pending"] + unread["claimed"]:  # read before, or --video: no catalogue
+            reporter.total = queued
+            reporter.update()
     async for item in claimed(ctx, "catalogue", stop_when_empty=True):
         page = int(item.payload["page"])
         try:
@@ -199,12 +230,13 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
         queued = await enqueue_cards(ctx, cards, queued)
         more = ctx.settings.pages is None or page < ctx.settings.pages
         limit = ctx.settings.max_videos
-        if next_url and more and (limit is None or queued < limit):
+        last = not (next_url and more and (limit is None or queued < limit))
+        if next_url and not last:
             await ctx.store.frontier_add([catalogue_item(ctx.run, page=page + 1, url=next_url)])
         await ctx.store.frontier_finish(item.id, state="done")
         ctx.stats.note(Count.CATALOGUE_PAGES)
-        if reporter:
-            reporter.total = queued if not next_url or not more else None
+        if reporter:  # the total is known once the last catalogue page is read
+            reporter.total = queued if last else None
             reporter.update()
 
 

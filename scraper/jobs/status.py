@@ -9,7 +9,7 @@ from ..store.base import Store
 from ..store.documents import from_doc
 from .tiers import format_duration, tier_named
 
-__all__ = ["MARKS", "job_entries", "moves_line", "next_due_line", "status_lines"]
+__all__ = ["MARKS", "corrupt_lines", "job_entries", "moves_line", "next_due_line", "status_lines"]
 
 # One document per monitor job: each video's tier-move counters as the last status saw them.
 MARKS = "status_marks"
@@ -39,7 +39,18 @@ async def status_lines(store: Store, now: datetime) -> list[str]:
         counts = await store.frontier_counts(doc["_id"], kind="video")
         lines.append(f"run {doc['_id']} ({doc['job']}): running; videos " + ", ".join(
             f"{counts[state]} {state}" for state in ("pending", "claimed", "done", "failed")))
-    return lines or [f"nothing scheduled in {store.description}"]
+    lines = lines or [f"nothing scheduled in {store.description}"]
+    return lines + await corrupt_lines(store)
+
+
+async def corrupt_lines(store: Store) -> list[str]:
+    """The documents the store cannot read back (export skips them), if any."""
+    corrupt = await store.corrupt_docs()
+    if not corrupt:
+        return []
+    return [f"corrupt documents{' (the first 20)' if len(corrupt) == 20 else ''}, skipped by "
+            f"`scrape export`:", *(f"  {collection} {doc_id!r}: {why}"
+                                   for collection, doc_id, why in corrupt)]
 
 
 def _job_lines(job: MonitorJob, entries: list[ScheduleEntry], now: datetime) -> list[str]:

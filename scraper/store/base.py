@@ -6,7 +6,7 @@ Two implementations: ``MongoStore`` (``mongo.py``) and ``SqliteStore`` (``sqlite
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
@@ -14,7 +14,10 @@ from typing import Any, Literal, Protocol, Self
 from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
 from .documents import Doc, DocId
 
-__all__ = ["Store"]
+__all__ = ["OnCorrupt", "Store"]
+
+# A document that cannot be read back: its id, and why.
+OnCorrupt = Callable[[DocId, str], None]
 
 
 class Store(Protocol):
@@ -116,8 +119,22 @@ class Store(Protocol):
         """Move a pending entry's visit from ``was`` to ``due`` in ``tier`` (tiers were
         redefined); False if it was claimed or rescheduled meanwhile."""
 
-    def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
-        """Every document of a collection as a plain dict (with ``_id``), by ``_id``."""
+    def iter_docs(
+        self, collection: str, query: Mapping[str, Any] | None = None, *,
+        on_corrupt: OnCorrupt | None = None,
+    ) -> AsyncIterator[Doc]:
+        """Every document of a collection matching ``query`` (``find_page``'s language) as a
+        plain dict (with ``_id``), by ``_id``, read a page at a time.
+
+        A document the store cannot read back (an SQLite row whose BSON does not decode) is
+        passed to ``on_corrupt`` with why and skipped; without it, it is a ``StoreError``.
+        """
+
+    async def corrupt_docs(self, *, limit: int = 20) -> list[tuple[str, DocId, str]]:
+        """Up to ``limit`` documents that cannot be read back, as (collection, id, why):
+        SQLite rows whose BSON is cut short or is not BSON (a header check: nothing is
+        decoded but those rows), MongoDB documents that lack a required field or hold it
+        with the wrong type (``documents.misfit_query``)."""
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         """Documents whose fields (dotted paths allowed) equal ``filter_eq``'s values (or

@@ -56,6 +56,8 @@ __all__ = [
     "job_query",
     "keyed",
     "matches",
+    "misfit",
+    "misfit_query",
     "move_update",
     "next_seq",
     "renew_update",
@@ -332,3 +334,36 @@ def sort_docs(docs: list[Doc], sort: Sequence[tuple[str, int]]) -> list[Doc]:
 def _sort_value(value: Any) -> tuple[int, Any]:
     rank = _rank(value)
     return (rank, value if rank in (1, 2, 5, 6) else None)
+
+
+# What a document of a data collection needs to be read as its model: its required
+# fields, by BSON type. MongoDB keeps any document; one that misses these is corrupt.
+_REQUIRED: dict[str, dict[str, str]] = {
+    "videos": {"vid": "string", "url": "string", "title": "string", "crawl.first": "date",
+               "crawl.last": "date"},
+    "comments": {"vid": "string", "id": "number", "time": "date", "content": "string"},
+    "snapshots": {"vid": "string", "ts": "date", "run_id": "string"},
+}
+
+
+def misfit_query(collection: str) -> Doc | None:
+    """A query for ``collection``'s documents that lack a required field or hold it with
+    the wrong type (None: the collection has no model to fit)."""
+    required = _REQUIRED.get(collection)
+    if required is None:
+        return None
+    return {"$or": [{path: {"$not": {"$type": kind}}} for path, kind in required.items()]}
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "date": (datetime,), "number": (int, float)}
+
+
+def misfit(doc: Mapping[str, Any], collection: str) -> str | None:
+    """What makes ``doc`` match ``misfit_query(collection)``: its first required field that
+    is missing or of the wrong type (None: it fits, or the collection has no model)."""
+    for path, kind in _REQUIRED.get(collection, {}).items():
+        value = get_path(doc, path)
+        if not isinstance(value, _PYTHON_TYPES[kind]) or isinstance(value, bool):
+            return f"{path} is {'missing' if value is None else type(value).__name__}"
+    return None

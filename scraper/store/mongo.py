@@ -31,6 +31,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from ..errors import ConfigError, StoreError
 from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from .base import OnCorrupt
 from .documents import (
     CLAIM_SORT,
     FRONTIER_STATES,
@@ -50,6 +51,8 @@ from .documents import (
     held_query,
     job_query,
     keyed,
+    misfit,
+    misfit_query,
     move_update,
     renew_update,
     run_doc,
@@ -344,11 +347,25 @@ class MongoStore:
             result = await col.update_one(query, update)
         return result.matched_count > 0
 
-    async def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
+    async def iter_docs(
+        self, collection: str, query: Mapping[str, Any] | None = None, *,
+        on_corrupt: OnCorrupt | None = None,  # MongoDB keeps no undecodable document
+    ) -> AsyncIterator[Doc]:
         col = await self._col(collection)
         with self._errors(f"reading {collection}"):
-            async for doc in col.find({}).sort("_id", 1):
+            async for doc in col.find(dict(query or {})).sort("_id", 1):
                 yield aware(doc)
+
+    async def corrupt_docs(self, *, limit: int = 20) -> list[tuple[str, DocId, str]]:
+        found: list[tuple[str, DocId, str]] = []
+        for collection in ("videos", "comments", "snapshots"):
+            query = misfit_query(collection)
+            col = await self._col(collection)
+            with self._errors(f"checking {collection}"):
+                docs = await col.find(query).limit(limit).to_list(None)
+            found += [(collection, doc["_id"], f"it does not fit the {collection} model "
+                       f"({misfit(aware(doc), collection)})") for doc in docs]
+        return found[:limit]
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         col = await self._col(collection)

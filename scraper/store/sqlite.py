@@ -34,6 +34,7 @@ from bson.errors import BSONError
 from ..errors import StoreError
 from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
 from . import sqlite_ops as ops
+from .base import OnCorrupt
 from .dirstore_import import DirImport
 from .documents import (
     FRONTIER_STATES,
@@ -256,15 +257,27 @@ class SqliteStore:
 
     # --- any collection ----------------------------------------------------------------------
 
-    async def iter_docs(self, collection: str) -> AsyncIterator[Doc]:
+    async def iter_docs(
+        self, collection: str, query: Mapping[str, Any] | None = None, *,
+        on_corrupt: OnCorrupt | None = None,
+    ) -> AsyncIterator[Doc]:
         after: DocId | None = None
         while True:
-            page = await self._read(f"reading {collection}", ops.page, collection, after)
-            for doc in page:
+            page = await self._read(f"reading {collection}", ops.page, collection, after,
+                                    dict(query or {}))
+            for doc_id, why in page.corrupt:
+                if on_corrupt is None:
+                    raise StoreError(f"{self.description}: document {doc_id!r} of "
+                                     f"{collection} is corrupt: {why}")
+                on_corrupt(doc_id, why)
+            for doc in page.docs:
                 yield doc
-            if len(page) < ops.PAGE:
+            if page.last is None:
                 return
-            after = page[-1]["_id"]
+            after = page.last
+
+    async def corrupt_docs(self, *, limit: int = 20) -> list[tuple[str, DocId, str]]:
+        return await self._read("checking documents", ops.corrupt_docs, limit)
 
     async def count(self, collection: str, filter_eq: Mapping[str, Any] | None = None) -> int:
         return await self._read(f"counting {collection}", ops.count, collection,

@@ -11,9 +11,10 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import bson
+from bson.errors import BSONError
 
 from .documents import (
     CLAIM_SORT,
@@ -41,8 +42,10 @@ from .sqlite_schema import (
 
 __all__ = [
     "PAGE",
+    "Page",
     "claim_frontier",
     "claim_schedule",
+    "corrupt_docs",
     "count",
     "count_by_state",
     "distinct",
@@ -147,13 +150,65 @@ def distinct(conn: sqlite3.Connection, collection: str, field: str,
     return sorted(found - {None})
 
 
-def page(conn: sqlite3.Connection, collection: str, after: DocId | None) -> list[Doc]:
-    """The next ``PAGE`` documents by ``_id`` after ``after`` (from the first if None)."""
+def page(conn: sqlite3.Connection, collection: str, after: DocId | None,
+         query: Mapping[str, Any]) -> Page:
+    """The documents matching ``query`` among the next ``PAGE`` rows by ``_id`` after
+    ``after`` (from the first if None), the id of the last row read (None: no row left),
+    and the rows among them whose BSON does not decode, with why."""
     if not _exists(conn, collection):
-        return []
-    where, params = ("WHERE id > ?", [after]) if after is not None else ("", [])
-    sql = f"SELECT doc FROM {table(collection)} {where} ORDER BY id LIMIT {PAGE}"
-    return _docs(conn, sql, params)
+        return Page([], None, [])
+    clause = where(collection, query)
+    sql, params = clause.sql, clause.params
+    if after is not None:
+        sql, params = f"{sql} AND id > ?", [*params, after]
+    rows = conn.execute(f"SELECT id, doc FROM {table(collection)} WHERE {sql} ORDER BY id "
+                        f"LIMIT {PAGE}", params).fetchall()
+    docs, corrupt = _decoded(rows)
+    if not clause.complete:
+        docs = [doc for doc in docs if matches(doc, query)]
+    return Page(docs, rows[-1][0] if len(rows) == PAGE else None, corrupt)
+
+
+class Page(NamedTuple):
+    docs: list[Doc]
+    last: DocId | None
+    corrupt: list[tuple[DocId, str]]
+
+
+def _decoded(rows: Sequence[tuple[DocId, bytes]]) -> tuple[list[Doc], list[tuple[DocId, str]]]:
+    """Every row's document, and the rows that do not decode (one by one only then: a page
+    decodes at once several times faster)."""
+    try:
+        return decode_all(blob for _, blob in rows), []
+    except BSONError:  # handled: some row is corrupt; which is found below
+        pass
+    docs, corrupt = [], []
+    for doc_id, blob in rows:
+        try:
+            docs.append(decode(blob))
+        except BSONError as exc:  # handled: the caller names and skips it, or raises
+            corrupt.append((doc_id, f"its BSON does not decode ({exc})"))
+    return docs, corrupt
+
+
+# A row whose BSON header does not give its own length, or that does not end with 0.
+_CUT_SHORT = ("length(doc) < 5 OR substr(doc, -1) != x'00' OR hex(substr(doc, 1, 4)) != "
+              "printf('%02X%02X%02X%02X', length(doc) % 256, length(doc) / 256 % 256, "
+              "length(doc) / 65536 % 256, length(doc) / 16777216)")
+
+
+def corrupt_docs(conn: sqlite3.Connection, limit: int) -> list[tuple[str, DocId, str]]:
+    """Rows of every collection whose BSON is cut short or is not BSON, decoded to say why."""
+    names = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' "
+        "ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name")]
+    found: list[tuple[str, DocId, str]] = []
+    for name in names:
+        # In the table's own order: through the id index, each row would be a page seek.
+        rows = conn.execute(f"SELECT id, doc FROM {table(name)} WHERE {_CUT_SHORT} LIMIT ?",
+                            [limit]).fetchall()
+        found += [(name, doc_id, why) for doc_id, why in _decoded(rows)[1]]
+    return found[:limit]
 
 
 def count(conn: sqlite3.Connection, collection: str, query: Mapping[str, Any]) -> int:

@@ -7,10 +7,12 @@ fields become counts and joined text, so no cell holds JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["COMMENT_COLUMNS", "VIDEO_COLUMNS", "comment_rows", "video_row"]
+__all__ = ["COMMENT_COLUMNS", "VIDEO_COLUMNS", "Rows", "comment_rows", "table_of", "video_row"]
+
+Rows = Callable[[Mapping[str, Any]], Iterable[Mapping[str, Any]]]
 
 COMMENT_COLUMNS = ["_id", "vid", "id", "thread", "parent_id", "depth", "time", "user",
                    "user_name", "content", "num_up", "num_down", "num_reply"]
@@ -55,3 +57,19 @@ def video_row(doc: Mapping[str, Any]) -> dict[str, Any]:
         "crawl_selectors": " ".join(f"{page}={version}" for page, version
                                     in sorted((crawl.get("selectors") or {}).items())),
     }
+
+
+def table_of(collection: str, columns: list[str]) -> tuple[list[str], Rows]:
+    """The columns of ``collection``'s table and what turns a document into its rows
+    (a collection with no table of its own: its ``columns``, a row per document)."""
+    return _TABLES.get(collection, (columns, _as_is))
+
+
+def _as_is(doc: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    return (doc,)
+
+
+_TABLES: dict[str, tuple[list[str], Rows]] = {
+    "comments": (COMMENT_COLUMNS, comment_rows),
+    "videos": (VIDEO_COLUMNS, lambda doc: (video_row(doc),)),
+}

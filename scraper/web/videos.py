@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..store.base import Store
 from ..store.documents import Doc
+from ..store.filters import category_runs
 from .snapshots import SnapshotIndex
 
 __all__ = ["SORTS", "VideoFilters", "VideoPage", "category_runs", "video_page", "video_tiers"]
@@ -110,15 +111,6 @@ async def _query(store: Store, filters: VideoFilters) -> dict[str, Any]:
         entries = await store.find_page("schedule", {"kind": "video", "tier": filters.tier})
         query["_id"] = {"$in": sorted({entry["key"] for entry in entries})}
     return query
-
-
-async def category_runs(store: Store) -> dict[str, list[str]]:
-    """Catalogue category -> ids of the runs and monitor jobs that crawled it."""
-    found: dict[str, set[str]] = {}
-    for collection in ("runs", "monitors"):
-        for doc in await store.find_page(collection, {}):
-            found.setdefault(doc["category"], set()).add(doc["_id"])
-    return {category: sorted(ids) for category, ids in sorted(found.items())}
 
 
 async def video_tiers(store: Store, vids: list[str]) -> dict[str, str]:
