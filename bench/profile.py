@@ -61,7 +61,9 @@ class ByKind(threading.Thread):
         while not self.done.wait(0.2):
             pss: dict[str, int] = collections.Counter()
             for pid in tree(self.root):
-                self.kinds.setdefault(pid, kind(pid) or "?")
+                # Read each time: a child seen between fork and exec still shows its
+                # parent's command line.
+                self.kinds[pid] = kind(pid) or self.kinds.get(pid, "?")
                 self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_s(pid))
                 if not self.kinds[pid].startswith("py-spy"):
                     pss[self.kinds[pid]] += pss_kb([pid])
