@@ -33,6 +33,8 @@ def kind(pid: int) -> str | None:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
+    if not argv[0]:
+        return None  # a process exiting (a zombie) has no command line left
     text = " ".join(a.decode(errors="replace") for a in argv)
     if "chromium" in argv[0].decode(errors="replace"):
         found = re.search(r"--type=([\w-]+)", text)
