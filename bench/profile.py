@@ -1,8 +1,10 @@
-"""Where the time of a `scrape run` goes: CPU by process kind, and the Python side's hot spots.
+"""Where the time and memory of a `scrape run` go: CPU and PSS by process kind, and the
+Python side's hot spots.
 
 Samples the run's process tree from /proc and sums each process's CPU by kind, read from
 its command line: Chromium's browser process, its renderers, GPU and utility processes,
-the Playwright driver (Node.js) and Python. With ``--py-spy`` the run goes under
+the Playwright driver (Node.js) and Python; and the tree's PSS by kind, printed at the
+moment the total peaked (which kinds make the peak). With ``--py-spy`` the run goes under
 `py-spy record` (from bench/.venv-peers) and the Python samples are summed by function,
 self and inclusive, with the idle event loop left out.
 
@@ -19,7 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from common import BIN, ROOT, cpu_s, measure, replica, tree
+from common import BIN, ROOT, cpu_s, measure, pss_kb, replica, tree
 
 PY_SPY = ROOT / "bench" / ".venv-peers" / "bin" / "py-spy"
 # Frames that mean the event loop is waiting, not working.
@@ -31,6 +33,8 @@ def kind(pid: int) -> str | None:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
+    if not argv[0]:
+        return None  # a process exiting (a zombie) has no command line left
     text = " ".join(a.decode(errors="replace") for a in argv)
     if "chromium" in argv[0].decode(errors="replace"):
         found = re.search(r"--type=([\w-]+)", text)
@@ -45,19 +49,28 @@ def kind(pid: int) -> str | None:
 
 
 class ByKind(threading.Thread):
-    """Each process's last CPU reading and kind, sampled every 0.2 s."""
+    """Each process's last CPU reading and kind, sampled every 0.2 s, and the tree's PSS
+    by kind when its total peaked."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
         self.root, self.done = root, threading.Event()
         self.cpu: dict[int, float] = {}
         self.kinds: dict[int, str] = {}
+        self.peak_pss: dict[str, int] = {}  # kind -> KB, at the peak of the total
 
     def run(self) -> None:
         while not self.done.wait(0.2):
+            pss: dict[str, int] = collections.Counter()
             for pid in tree(self.root):
-                self.kinds.setdefault(pid, kind(pid) or "?")
+                # Read each time: a child seen between fork and exec still shows its
+                # parent's command line.
+                self.kinds[pid] = kind(pid) or self.kinds.get(pid, "?")
                 self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_s(pid))
+                if not self.kinds[pid].startswith("py-spy"):
+                    pss[self.kinds[pid]] += pss_kb([pid])
+            if sum(pss.values()) > sum(self.peak_pss.values()):
+                self.peak_pss = dict(pss)
 
     def totals(self) -> dict[str, tuple[float, int]]:
         out: dict[str, list[float]] = collections.defaultdict(list)
@@ -124,6 +137,10 @@ def main() -> None:
         for name, (seconds, n) in totals.items():
             share = "" if name.startswith("py-spy") else f"{seconds / max(counted, 1e-9):6.1%}"
             print(f"  {name:<30} {seconds:7.1f} s  {share:>6}  ({n} processes)")
+        peak = sampler[0].peak_pss
+        print(f"peak PSS {sum(peak.values()) / 1024:.0f} MB, of which:")
+        for name, kb in sorted(peak.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<30} {kb / 1024:7.0f} MB")
         if args.py_spy and raw.exists():
             print("\n".join(hot_spots(raw, args.top)))
 

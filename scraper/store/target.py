@@ -7,7 +7,6 @@ from pathlib import Path
 from ..errors import ConfigError
 from .base import Store
 from .dirstore_import import holds_dir_store
-from .mongo import MongoStore
 from .sqlite import SqliteStore
 
 __all__ = ["DB_FILE", "open_store"]
@@ -26,6 +25,9 @@ def open_store(
     only read), an embedded store that is not there is a ``ConfigError`` saying where it
     looked, never a new empty store."""
     if target.startswith(("mongodb://", "mongodb+srv://")):
+        # motor and pymongo's client take a fifth of a second to import: only for MongoDB.
+        from .mongo import MongoStore
+
         return MongoStore(
             target, database_default=database_default, connect_timeout_s=connect_timeout_s
         )

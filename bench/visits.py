@@ -1,0 +1,178 @@
+"""The browser alone: video visits as `scrape run` makes them, with one thing changed.
+
+Launches `chromium-headless-shell` through Playwright with the scraper's own flags, reads
+video URLs from the catalogue, then visits them over a few tabs the way `browser/pool.py`
+does (navigate to `commit`, capture the UPS and comment-page-1 replies, read
+`outerHTML`), and prints the CPU seconds of the driver and of each Chromium process kind
+during the visits, the peak PSS by kind, and the driver messages that reached Python per
+visit. Each option changes one thing, so runs can be compared alternately (A/B/A/B):
+
+    python bench/visits.py                                   # the scraper's settings
+    python bench/visits.py --add-flag=--single-process       # one more Chromium flag
+    python bench/visits.py --drop-flag=--process-per-site    # one flag less
+    python bench/visits.py --viewport 320x240
+    python bench/visits.py --mode poll        # wait for the page's globals instead
+    python bench/visits.py --mode minimize    # windows minimised (hidden) through CDP
+    python bench/visits.py --mode pressure    # a memory-pressure signal every 25 visits
+    NODE_OPTIONS=--jitless python bench/visits.py            # the driver's heap
+
+Figures only: nothing here asserts a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import threading
+import time
+from profile import kind
+from typing import Any
+
+from common import cpu_s, pss_kb, replica, tree
+from playwright._impl import connection
+from playwright.async_api import BrowserContext, Page, Response, async_playwright
+
+from scraper.config import DEFAULT_CHROMIUM_ARGS, HEADLESS_SHELL
+
+MESSAGES: collections.Counter[str] = collections.Counter()
+_dispatch = connection.Connection.dispatch
+
+
+def _counting_dispatch(self: connection.Connection, msg: dict[str, Any]) -> None:
+    method = msg.get("method") or "result"
+    if method == "__create__":
+        method += ":" + msg["params"]["type"]
+    MESSAGES[method] += 1
+    _dispatch(self, msg)
+
+
+connection.Connection.dispatch = _counting_dispatch  # type: ignore[method-assign]
+
+
+def by_kind(me: int) -> dict[int, tuple[str, float, int]]:
+    """Each descendant process: kind, CPU seconds so far, PSS KB."""
+    return {pid: (kind(pid) or "?", cpu_s(pid), pss_kb([pid])) for pid in tree(me) if pid != me}
+
+
+class PeakByKind(threading.Thread):
+    def __init__(self, me: int) -> None:
+        super().__init__(daemon=True)
+        self.me, self.done, self.peak = me, threading.Event(), {}
+
+    def run(self) -> None:
+        while not self.done.wait(0.25):
+            pss: dict[str, int] = collections.Counter()
+            for name, _, kb in by_kind(self.me).values():
+                pss[name] += kb
+            if sum(pss.values()) > sum(self.peak.values()):
+                self.peak = dict(pss)
+
+
+async def video_urls(context: BrowserContext, count: int) -> list[str]:
+    page, urls, n = await context.new_page(), [], 1
+    while len(urls) < count:
+        suffix = "" if n == 1 else f"/_page225659_{n}_cmodid_225659"
+        await page.goto(f"http://news.youku.test/index/jrrm{suffix}")
+        found = await page.eval_on_selector_all("div.v-link a", "els => els.map(e => e.href)")
+        if not found:
+            break
+        urls, n = urls + found, n + 1
+    await page.close()
+    return urls[:count]
+
+
+async def visit(page: Page, url: str, mode: str) -> bool:
+    if mode == "poll":
+        await page.goto(url, wait_until="commit")
+        await page.wait_for_function("window.__ups && window.__ups.data && "
+                                     "window.ykComment && window.ykComment.data")
+    else:
+        got: dict[str, Response] = {}
+        both = asyncio.Event()
+
+        def on_response(response: Response) -> None:
+            for name, part in (("ups", "/ups/get.json"), ("comments", "/commentList")):
+                if part in response.url:
+                    got[name] = response
+            if len(got) == 2:
+                both.set()
+
+        page.on("response", on_response)
+        await page.goto(url, wait_until="commit")
+        await asyncio.wait_for(both.wait(), 20)
+        await asyncio.gather(*(r.text() for r in got.values()))
+        page.remove_listener("response", on_response)
+    html = await page.evaluate("document.documentElement.outerHTML")
+    return 'id="subtitle"' in html
+
+
+async def tab(context: BrowserContext, urls: asyncio.Queue[str], mode: str,
+              pressure: Any) -> int:
+    page, ok, done = await context.new_page(), 0, 0
+    if mode == "minimize":
+        cdp = await context.new_cdp_session(page)
+        window = await cdp.send("Browser.getWindowForTarget")
+        await cdp.send("Browser.setWindowBounds", {"windowId": window["windowId"],
+                                                   "bounds": {"windowState": "minimized"}})
+    while not urls.empty():
+        ok += await visit(page, urls.get_nowait(), mode)
+        done += 1
+        if pressure is not None and done % 25 == 0:
+            await pressure.send("Memory.simulatePressureNotification", {"level": "critical"})
+    return ok
+
+
+async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
+    flags = [f for f in DEFAULT_CHROMIUM_ARGS if f.split("=")[0] not in args.drop_flag]
+    flags += ["--no-sandbox", *args.add_flag,
+              f"--host-resolver-rules=MAP *.ykcdn.test ~NOTFOUND, MAP *.test 127.0.0.1:{port}"]
+    me = os.getpid()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=HEADLESS_SHELL, args=flags)
+        width, _, height = args.viewport.partition("x")
+        context = await browser.new_context(
+            viewport={"width": int(width), "height": int(height)})
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for url in await video_urls(context, args.visits):
+            queue.put_nowait(url)
+        visits = queue.qsize()
+        pressure = await browser.new_browser_cdp_session() if args.mode == "pressure" else None
+        before, peak = by_kind(me), PeakByKind(me)
+        MESSAGES.clear()
+        peak.start()
+        started = time.monotonic()
+        ok = sum(await asyncio.gather(*(tab(context, queue, args.mode, pressure)
+                                        for _ in range(args.tabs))))
+        wall = time.monotonic() - started
+        peak.done.set()
+        cpu: dict[str, float] = collections.Counter()
+        for pid, (name, seconds, _) in by_kind(me).items():
+            cpu[name] += seconds - before.get(pid, (name, 0.0, 0))[1]
+        await browser.close()
+    return {
+        "visits": visits, "rendered": ok, "wall_s": round(wall, 2),
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items() if not k.startswith("python")},
+        "peak_pss_mb": {k: v // 1024 for k, v in peak.peak.items() if not k.startswith("python")},
+        "messages_per_visit": {k: round(v / max(visits, 1), 2) for k, v in MESSAGES.most_common()},
+        "load": os.getloadavg()[0], "mode": args.mode, "added": args.add_flag,
+        "dropped": args.drop_flag, "viewport": args.viewport,
+        "node_options": os.environ.get("NODE_OPTIONS"),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--visits", type=int, default=120)
+    parser.add_argument("--tabs", type=int, default=4)
+    parser.add_argument("--mode", choices=["capture", "poll", "minimize", "pressure"],
+                        default="capture")
+    parser.add_argument("--add-flag", action="append", default=[])
+    parser.add_argument("--drop-flag", action="append", default=[],
+                        help="a flag of the scraper's, by name (--js-flags)")
+    parser.add_argument("--viewport", default="1280x720")
+    arguments = parser.parse_args()
+    with replica(max(150, arguments.visits)) as replica_port:
+        print(json.dumps(asyncio.run(main(arguments, replica_port)), ensure_ascii=False))
