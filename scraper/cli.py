@@ -96,9 +96,13 @@ def _log_levels(*, verbose: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-@cli.command(short_help="Crawl a whole category into the store.")
-@click.option("--category", default="today-hot", show_default=True,
-              help=_categories_help("crawl"))
+@cli.command(short_help="Crawl whole categories and channels into the store.")
+@click.option("--category", "categories", multiple=True,
+              help=_categories_help("crawl") + " Repeatable; 'all': every category. "
+              "Default: today-hot, unless --channel is given.")
+@click.option("--channel", "channels", multiple=True,
+              help="Also crawl every video of this channel (uploader), and record the "
+              "channel: its uid, with or without '==', or its link. Repeatable.")
 @click.option("--site", default="youku-replica", show_default=True,
               help="Site profile under selectors/ (youku, youku-replica).")
 @click.option("--pages", type=click.IntRange(min=1), help="Stop after this many catalogue pages.")
@@ -557,10 +561,20 @@ def _resolve_rules(extra: tuple[str, ...]) -> tuple[config.ResolveRule, ...]:
     return config.parse_resolve([*extra, *filter(None, [config.env("SCRAPER_RESOLVE")])])
 
 
+def _lists(options: dict[str, Any]) -> dict[str, Any]:
+    """--category (repeatable, 'all') and --channel as Settings fields."""
+    if "categories" not in options:
+        return {"category": options["category"]}
+    categories = tuple(options["categories"])
+    named = [c for c in categories if c != "all"]
+    return {"category": named[0] if named else _DEFAULTS.category,
+            "categories": categories or None, "channels": tuple(options["channels"])}
+
+
 def _settings(**options: Any) -> config.Settings:
     resolve = _resolve_rules(options["resolve"])
     return config.Settings(
-        site=options["site"], category=options["category"],
+        site=options["site"], **_lists(options),
         store=_store_target(options["store"]), media_dir=options["media_dir"],
         selectors_dir=options["selectors_dir"], resolve=resolve, pages=options["pages"],
         max_videos=options["max_videos"], concurrency=options["concurrency"],

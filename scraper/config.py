@@ -151,6 +151,10 @@ class Settings:
 
     site: str = "youku-replica"
     category: str = "today-hot"
+    # `scrape run`/`monitor` with several lists: the categories (by CLI name, or "all") and
+    # channels (uids) to crawl. None: `category` alone, unless channels are given.
+    categories: tuple[str, ...] | None = None
+    channels: tuple[str, ...] = ()
     store: str = "./scrape-data"
     media_dir: Path = Path("./media")
     selectors_dir: Path | None = None

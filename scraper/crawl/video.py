@@ -292,7 +292,7 @@ def build_video(
         comment_num=thread.source_size if thread else None,
         comment_total=thread.total_size if thread else None,
         comment_hot=list(thread.hot_ids) if thread else [],
-        status=status,
+        status=status, lists=card.lists,
         crawl=CrawlInfo(first=started, last=started, errors=errors,
                         selectors={"video": rendered.version}, run_id=ctx.run.run_id,
                         worker=ctx.settings.worker_id),

@@ -17,16 +17,19 @@ from typing import Any, Literal, TextIO
 import orjson
 from pydantic import BaseModel
 
-from ..models import Comment, Snapshot, Video
+from ..models import Channel, ChannelSnapshot, Comment, Snapshot, Video
 from .base import Store
 from .tables import COMMENT_COLUMNS, VIDEO_COLUMNS, comment_rows, video_row
 
 __all__ = ["export"]
 
-Collection = Literal["videos", "comments", "snapshots"]
+Collection = Literal["videos", "comments", "snapshots", "channels", "channel-snapshots"]
 Format = Literal["jsonl", "csv"]
 
-_MODELS: dict[str, type[BaseModel]] = {"videos": Video, "comments": Comment, "snapshots": Snapshot}
+_MODELS: dict[str, type[BaseModel]] = {"videos": Video, "comments": Comment, "snapshots": Snapshot,
+                                       "channels": Channel, "channel-snapshots": ChannelSnapshot}
+# What ``--what`` calls a collection, where it differs from the collection's name.
+_COLLECTIONS = {"channel-snapshots": "channel_snapshots"}
 
 
 async def export(
@@ -38,12 +41,13 @@ async def export(
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"unknown export format {fmt!r}: choose jsonl or csv")
     columns = ["_id", *_MODELS[what].model_fields]
+    docs = store.iter_docs(_COLLECTIONS.get(what, what))
     if fmt == "jsonl":
-        return await _jsonl(store.iter_docs(what), columns, out)
+        return await _jsonl(docs, columns, out)
     if excel:
         out.write("\ufeff")
     columns, rows = _TABLES.get(what, (columns, _as_is))
-    return await _csv(store.iter_docs(what), columns, rows, out)
+    return await _csv(docs, columns, rows, out)
 
 
 async def _jsonl(docs: AsyncIterator[dict[str, Any]], columns: list[str], out: TextIO) -> int:

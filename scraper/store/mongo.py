@@ -30,7 +30,16 @@ from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from ..errors import ConfigError, StoreError
-from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from ..models import (
+    Channel,
+    ChannelSnapshot,
+    Comment,
+    FrontierItem,
+    RunRecord,
+    ScheduleEntry,
+    Snapshot,
+    Video,
+)
 from .documents import (
     CLAIM_SORT,
     FRONTIER_STATES,
@@ -40,6 +49,8 @@ from .documents import (
     Doc,
     DocId,
     Update,
+    channel_snapshot_doc,
+    channel_update,
     check_collection,
     claim_query,
     claim_update,
@@ -50,6 +61,7 @@ from .documents import (
     held_query,
     job_query,
     keyed,
+    lists_update,
     move_update,
     renew_update,
     run_doc,
@@ -70,11 +82,14 @@ _DUPLICATE_KEY = 11000
 # growth figures read snapshots by time.
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "videos": [[("crawl.last", 1)], [("stat_play", 1)], [("comment_total", 1)],
-               [("category", 1)], [("channel_name", 1)], [("status", 1)]],
+               [("category", 1)], [("channel_name", 1)], [("channel_link", 1)],
+               [("status", 1)]],
     "comments": [[("vid", 1)]],
     "snapshots": [[("vid", 1), ("ts", 1)], [("ts", 1)]],
     "frontier": [[("job", 1), ("state", 1), *CLAIM_SORT]],
     "runs": [[("job", 1), ("started", -1)]],
+    "channels": [[("last_visit", 1)]],
+    "channel_snapshots": [[("uid", 1), ("ts", 1)], [("ts", 1)]],
     "schedule": [[("job", 1), ("state", 1), *SCHEDULE_SORT]],
 }
 
@@ -219,6 +234,23 @@ class MongoStore:
     async def get_video(self, vid: str) -> Video | None:
         doc = await self.get_doc("videos", vid)
         return None if doc is None else from_doc(Video, doc)
+
+    async def save_channel(self, channel: Channel) -> None:
+        col = await self._col("channels")
+        with self._errors("saving a channel"):
+            await col.update_one({"_id": channel.uid}, channel_update(channel), upsert=True)
+
+    async def add_channel_snapshot(
+        self, snap: ChannelSnapshot, *, visit_id: str | None = None
+    ) -> None:
+        await self._replace("channel_snapshots", channel_snapshot_doc(snap, visit_id))
+
+    async def add_lists(
+        self, collection: str, doc_id: str, path: str, lists: Sequence[str]
+    ) -> bool:
+        if not lists:
+            return await self.get_doc(collection, doc_id) is not None
+        return await self._update_one(collection, {"_id": doc_id}, lists_update(path, lists))
 
     async def start_run(self, run: RunRecord) -> None:
         await self._replace("runs", run_doc(run))

@@ -51,6 +51,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "frontier": ("job", "state", "kind", "priority", "seq", "lease_until"),
     "schedule": ("job", "state", "due", "lease_until"),
     "runs": ("job", "status", "started"),
+    "channels": ("last_visit",),
+    "channel_snapshots": ("uid", "ts"),
 }
 _INDEXES: dict[str, tuple[str, ...]] = {
     "comments": ("vid",),
@@ -58,6 +60,8 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     "frontier": ("job, state, priority DESC, seq",),  # a claim: pending, best first
     "schedule": ("job, state, due, id",),  # a claim: pending, most overdue first
     "runs": ("job, started", "status"),
+    "channels": ("last_visit",),
+    "channel_snapshots": ("uid, ts",),
 }
 # Aware datetimes in bson's own UTC: converting each to datetime.UTC would halve decoding.
 _CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=True)
