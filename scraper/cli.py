@@ -169,7 +169,8 @@ def run(**options: Any) -> None:
 
 @cli.command(short_help="Write a collection as JSON lines or CSV.")
 @click.option("--store", help=_STORE_HELP)
-@click.option("--what", type=click.Choice(["videos", "comments", "snapshots"]), required=True,
+@click.option("--what", type=click.Choice(["videos", "comments", "snapshots", "channels",
+                                           "channel-snapshots"]), required=True,
               help="Which collection to export.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
               help="jsonl: one JSON document per line, nesting kept; csv: a table for "
