@@ -294,9 +294,17 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
         _fail(f"could not repair required fields: {', '.join(report.failed)}", 1)
 
 
-@cli.command(short_help="Follow a category's videos over time, by tier.")
-@click.option("--category", default="today-hot", show_default=True,
-              help=_categories_help("follow"))
+@cli.command(short_help="Follow a category's videos and channels over time, by tier.")
+@click.option("--category", help=_categories_help("follow") + " Default: today-hot, unless "
+              "--channel is given.")
+@click.option("--channel", "channels", multiple=True,
+              help="Follow this channel (uid with or without '==', or its link): a snapshot "
+              "of its followers, videos and plays at each visit, and its new videos. "
+              "Repeatable; a restart keeps the channels followed before.")
+@click.option("--channel-tiers", default=_DEFAULTS.channel_tiers, show_default=True,
+              help="Channels' visit intervals, as --tiers, by followers gained per hour "
+              "(default thresholds: " + ", ".join(f"{r:g}" for r in _DEFAULTS.channel_rates)
+              + ").")
 @click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
 @click.option("--tiers", default=_DEFAULTS.tiers, show_default=True,
               help="Visit intervals, hottest tier first: NAME:INTERVAL[@VIEWS_PER_HOUR],…; a "
@@ -343,12 +351,19 @@ def monitor(**options: Any) -> None:
     from .jobs.tiers import parse_interval, parse_tiers
 
     tiers = parse_tiers(options["tiers"], default_rates=_DEFAULTS.tier_rates)
+    channel_tiers = parse_tiers(options["channel_tiers"], default_rates=_DEFAULTS.channel_rates,
+                                flag="--channel-tiers")
     duration = (None if options["duration"] is None
                 else parse_interval(options["duration"], what="--for"))
-    settings = replace(_settings(**options, headed=False, slow_mo=0), tiers=options["tiers"],
+    category = options.pop("category")
+    settings = replace(_settings(**options, categories=(category,) if category else (),
+                                 headed=False, slow_mo=0), tiers=options["tiers"],
                        worker_id=options["worker_id"] or _DEFAULTS.worker_id)
+    if not category and not options["channels"]:
+        settings = replace(settings, categories=None)
     outcome = _run_async(lambda: run_monitor(
-        settings, tiers=tiers, duration_s=duration, tracked=options["track"],
+        settings, tiers=tiers, channel_tiers=channel_tiers, duration_s=duration,
+        tracked=options["track"],
         once=options["once"], enqueue_only=options["enqueue_only"], given=_given_job_fields()))
     stats = outcome.stats
     if options["enqueue_only"]:
@@ -554,8 +569,10 @@ def _since(text: str) -> datetime:
 
 def _visits(stats: Any) -> str:
     return (f"visits: {stats[Count.VISITS_FIRST]} first, {stats[Count.VISITS_REVISIT]} revisits, "
-            f"{stats[Count.VISITS_FAILED]} failed; {stats[Count.VISITS_CATALOGUE]} catalogue reads "
-            f"({stats[Count.VIDEOS_NEW]} new videos); {stats[Count.COMMENTS_NEW]} new comments")
+            f"{stats[Count.VISITS_FAILED]} failed; {stats[Count.VISITS_CATALOGUE]} catalogue reads"
+            + (f", {stats[Count.VISITS_CHANNEL]} channel visits" if stats[Count.VISITS_CHANNEL]
+               else "")
+            + f" ({stats[Count.VIDEOS_NEW]} new videos); {stats[Count.COMMENTS_NEW]} new comments")
 
 
 def _resolve_rules(extra: tuple[str, ...]) -> tuple[config.ResolveRule, ...]:

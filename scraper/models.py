@@ -244,6 +244,9 @@ class MonitorJob(_Record):
     tracked: list[str] = Field(default_factory=list)
     started: datetime
     until: datetime | None = None
+    catalogue: bool = True  # False: a job of channels alone (`--channel` without --category)
+    channels: list[str] = Field(default_factory=list)  # uids, kept over restarts
+    channel_tiers: list[Tier] = Field(default_factory=list)  # thresholds in followers/hour
 
 
 class Observation(_Record):
@@ -257,7 +260,8 @@ class Observation(_Record):
 
 
 class ScheduleEntry(_Record):
-    """A `schedule` document: one monitored video (or the job's catalogue) and its next visit.
+    """A `schedule` document: one monitored video (or channel, or the job's catalogue) and its
+    next visit.
 
     ``due`` names the visit: a claim whose lease lapsed is redone under the same ``due``,
     so its snapshot (``vid:due``) is written once.
@@ -265,7 +269,7 @@ class ScheduleEntry(_Record):
 
     id: str
     job: str
-    kind: Literal["catalogue", "video"]
+    kind: Literal["catalogue", "video", "channel"]
     key: str
     card: dict[str, Any] = Field(default_factory=dict)
     tier: str

@@ -183,10 +183,14 @@ def renew_update(lease_s: float, now: datetime) -> Update:
 
 
 def schedule_insert(entry: ScheduleEntry) -> Update:
-    """A new entry as given; a known one keeps its schedule and takes the newer card."""
+    """A new entry as given; a known one keeps its schedule and takes the newer card,
+    whose ``lists`` add to those the entry's card had (a video seen in several lists)."""
     doc = entry.model_dump()
-    return {"$setOnInsert": {k: v for k, v in doc.items() if k != "card"},
-            "$set": {"card": doc["card"]}}
+    card = {f"card.{k}": v for k, v in doc["card"].items() if k != "lists"}
+    update: Update = {"$setOnInsert": {k: v for k, v in doc.items() if k != "card"}}
+    if card:
+        update["$set"] = card
+    return update | lists_update("card.lists", doc["card"].get("lists") or [])
 
 
 def schedule_claim_query(job: str, *, due_by: datetime, now: datetime) -> Doc:
