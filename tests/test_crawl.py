@@ -191,7 +191,8 @@ def mongo_client() -> Any:
 async def test_rerun_later_moves_figures_keeps_static_fields(
     make_replica: Any, tmp_path: Path
 ) -> None:
-    async with make_replica(videos=30, seed=7, faults=False) as rep:
+    # publication=False: the clock moves, the catalogue stays (no new videos)
+    async with make_replica(videos=30, seed=7, faults=False, publication=False) as rep:
         settings = crawl_settings(rep, tmp_path, max_videos=12, no_media=True)
         first = await run_crawl(settings)
         async with open_store(settings.store) as store:

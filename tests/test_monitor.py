@@ -62,7 +62,8 @@ def split_threshold(rates: list[float]) -> float:
 async def test_rounds_follow_the_ground_truth_and_the_tiers(
     make_replica: Any, tmp_path: Path
 ) -> None:
-    async with make_replica(videos=15, seed=11, faults=False) as rep:
+    # publication=False: the clock moves, the catalogue stays (no new videos)
+    async with make_replica(videos=15, seed=11, faults=False, publication=False) as rep:
         truth, t0 = rep.truth, rep.clock.now()
         vids = truth.categories["jrrm"][:VIDEOS]
         threshold = split_threshold([growth(truth, v, t0, t0 + STEP_S) for v in vids])
@@ -324,7 +325,8 @@ async def test_fast_videos_are_visited_more_often_through_rounded_counts(
     make_replica: Any, tmp_path: Path
 ) -> None:
     hours, videos = 16, 6
-    async with make_replica(videos=15, seed=3, faults=False) as rep:
+    # publication=False: the clock moves, the catalogue stays (no new videos)
+    async with make_replica(videos=15, seed=3, faults=False, publication=False) as rep:
         truth, t0 = rep.truth, rep.clock.now()
         vids = truth.categories["jrrm"][:videos]
         rates = {v: (truth.views(v, t0 + hours * 3600) - truth.views(v, t0)) / hours

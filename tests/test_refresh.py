@@ -142,7 +142,8 @@ async def redesigned2(make_replica: Any, tmp_path_factory: pytest.TempPathFactor
     """A replica crawled once in its 2018 layout, then switched to the second redesign."""
     tmp = tmp_path_factory.mktemp("refresh2")
     selectors = copy_selectors(tmp)
-    async with make_replica(videos=60, seed=5, faults=False) as rep:
+    # publication=False: the clock moves, the catalogue stays (no new videos)
+    async with make_replica(videos=60, seed=5, faults=False, publication=False) as rep:
         await run_crawl(settings_for(rep, tmp, selectors, "store"))
         rep.layout = "redesign2"
         yield rep, tmp, selectors

@@ -78,7 +78,8 @@ async def filled(make_replica: Any, tmp_path_factory: pytest.TempPathFactory
     client = AsyncMongoMockClient()
     # The crawl stamps its snapshot with the wall clock, the monitor with the replica's:
     # starting the replica's clock now keeps the two in one order.
-    async with make_replica(videos=15, seed=11, faults=False, segment_kb=4,
+    # publication=False: the clock moves, the catalogue stays (no new videos)
+    async with make_replica(videos=15, seed=11, faults=False, publication=False, segment_kb=4,
                             epoch=time.time() - 60) as rep:
         settings = crawl_settings(rep, tmp, max_videos=6, concurrency=2)
         outcome = await run_crawl(settings, store=mongo(client))

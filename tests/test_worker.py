@@ -141,7 +141,8 @@ async def test_schedule_release_and_frontier_renew(store: Store) -> None:
 async def test_a_lapsed_visit_is_redone_by_another_worker_once(
     make_replica: Any, tmp_path: Path
 ) -> None:
-    async with make_replica(videos=15, seed=5, faults=False) as rep:
+    # publication=False: the clock moves, the catalogue stays (no new videos)
+    async with make_replica(videos=15, seed=5, faults=False, publication=False) as rep:
         stores, clock = mock_stores(), replica_clock(rep)
         first = worker_settings(rep, tmp_path, "monitor", max_videos=2)
         await run_monitor(first, tiers=parse_tiers("all:0s"), once=True, store=stores(),
