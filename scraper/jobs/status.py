@@ -64,13 +64,16 @@ async def channel_lines(store: Store) -> list[str]:
 def _job_lines(job: MonitorJob, entries: list[ScheduleEntry], now: datetime) -> list[str]:
     until = f"until {_clock(job.until)}" if job.until else "no end set"
     state = "ended" if job.until is not None and job.until <= now else "active"
-    lines = [f"monitor {job.category} ({job.site}), since {_clock(job.started)}, {until}: "
-             f"{state}"]
+    what = job.category if job.catalogue else f"{len(job.channels)} channels"
+    lines = [f"monitor {what} ({job.site}), since {_clock(job.started)}, {until}: {state}"]
     for entry in entries:
+        last = (f"failed: {_short(entry.last_error)}" if entry.last_error else
+                "ok" if entry.last_visit else "not yet")
         if entry.kind == "catalogue":
-            lines.append(f"  catalogue: next read {_when(entry.due, now)}; last read "
-                         + (f"failed: {_short(entry.last_error)}" if entry.last_error else
-                            "ok" if entry.last_visit else "not yet"))
+            lines.append(f"  catalogue: next read {_when(entry.due, now)}; last read {last}")
+        elif entry.kind == "channel":
+            lines.append(f"  channel {entry.key} ({entry.tier}): next visit "
+                         f"{_when(entry.due, now)}; last visit {last}")
     by_tier: dict[str, list[ScheduleEntry]] = {}
     for entry in entries:
         if entry.kind == "video":
