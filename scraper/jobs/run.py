@@ -213,7 +213,10 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
             raise
         except ScraperError as exc:
             await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
-            if isinstance(exc, UnknownChannel):
+            # A channel's head is read on its page 1 only: an unknown uid or a head no
+            # selector reads any more ends the run, whatever the other lists gave.
+            if isinstance(exc, UnknownChannel) or (
+                    of.kind == "channel" and page == 1 and isinstance(exc, SelectorDrift)):
                 raise
             if page == 1 and queued == 0:
                 if isinstance(exc, SelectorDrift):
