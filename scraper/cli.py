@@ -258,6 +258,9 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
               help=_categories_help("sample"))
 @click.option("--sample", type=click.IntRange(2, 200), default=12, show_default=True,
               help="Video pages to sample (catalogue pages: a third of it, at least 2).")
+@click.option("--channel", "channels", multiple=True,
+              help="Also check the channel pages on this channel (uid or link; repeatable): "
+              "its home's head and its video list.")
 @click.option("--store", help=_STORE_HELP + " Known values and fingerprints come from it.")
 @click.option("--write/--dry-run", default=False, show_default=True,
               help="Write repaired fields as a new selector version, or only report.")
@@ -265,9 +268,9 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
 @click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
               help="Use site profiles and selector files from this directory.")
 @click.option("--chromium", help="Chromium executable.")
-def refresh_selectors(site: str, category: str, sample: int, store: str | None, write: bool,
-                      resolve: tuple[str, ...], selectors_dir: Path | None,
-                      chromium: str | None) -> None:
+def refresh_selectors(site: str, category: str, sample: int, channels: tuple[str, ...],
+                      store: str | None, write: bool, resolve: tuple[str, ...],
+                      selectors_dir: Path | None, chromium: str | None) -> None:
     """Check every selector field on live pages and repair those a redesign broke.
 
     Broken fields are relocated from the values stored by earlier runs and the element
@@ -287,6 +290,7 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
     settings = config.Settings(
         site=site, category=category, store=_store_target(store), selectors_dir=selectors_dir,
         resolve=_resolve_rules(resolve), chromium=config.find_chromium(chromium),
+        channels=channels,
     ).checked()
     report = _run_async(lambda: refresh(settings, sample=sample, write=write))
     click.echo(render_report(report, write=write))
