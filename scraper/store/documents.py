@@ -107,8 +107,9 @@ def video_update(video: Video) -> Update:
 
 
 def lists_update(path: str, lists: Sequence[str]) -> Update:
-    """Add ``lists`` to the array at ``path`` (each once; what was there stays)."""
-    return {"$addToSet": {path: {"$each": list(dict.fromkeys(lists))}}} if lists else {}
+    """Add ``lists`` to the array at ``path`` (each once; what was there stays; an empty
+    array where there was none)."""
+    return {"$addToSet": {path: {"$each": list(dict.fromkeys(lists))}}}
 
 
 def channel_update(channel: Channel) -> Update:
