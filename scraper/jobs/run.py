@@ -47,7 +47,7 @@ from ..store.base import Store
 from .lists import CrawlList, crawl_lists, job_lists, lists_label
 from .outcome import Outcome, utc_now
 
-__all__ = ["CrawlOutcome", "run_crawl"]
+__all__ = ["CrawlOutcome", "lists_seen_meanwhile", "run_crawl"]
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ async def video_worker(
             await asyncio.shield(ctx.store.frontier_release(item.id))
             raise
         ctx.stats.note(video_key(outcome.status))
-        await _lists_seen_meanwhile(ctx, item)
+        await lists_seen_meanwhile(ctx, item)
         await ctx.store.frontier_finish(
             item.id, state="failed" if outcome.status == "failed" else "done",
             error=outcome.error)
@@ -293,7 +293,8 @@ async def video_worker(
             reporter.update()
 
 
-async def _lists_seen_meanwhile(ctx: VideoContext, item: FrontierItem) -> None:
+async def lists_seen_meanwhile(ctx: VideoContext, item: FrontierItem) -> None:
+    """Add to the crawled video the lists other list pages added to its item meanwhile."""
     doc = await ctx.store.get_doc("frontier", item.id)
     lists = (doc or {}).get("payload", {}).get("card", {}).get("lists") or []
     if set(lists) - set(item.payload["card"].get("lists") or []):
