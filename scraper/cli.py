@@ -363,8 +363,9 @@ def monitor(**options: Any) -> None:
     settings = replace(_settings(**options, categories=(category,) if category else (),
                                  headed=False, slow_mo=0), tiers=options["tiers"],
                        worker_id=options["worker_id"] or _DEFAULTS.worker_id)
-    if not category and not options["channels"]:
-        settings = replace(settings, categories=None)
+    # Channels alone when --channel comes without --category; else the category's job.
+    settings = replace(settings, categories=(category,) if category else (
+        () if options["channels"] else None))
     outcome = _run_async(lambda: run_monitor(
         settings, tiers=tiers, channel_tiers=channel_tiers, duration_s=duration,
         tracked=options["track"],

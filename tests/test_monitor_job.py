@@ -97,3 +97,20 @@ async def test_a_restart_keeps_its_channels_and_schedules_each_once(tmp_path: Pa
     assert sorted((e["kind"], e["key"], e["tier"], e["due"]) for e in entries) == [
         ("channel", "UAAA", "hot", now), ("channel", "UBBB", "hot", now),
         ("channel", "UCCC", "hot", now + timedelta(hours=1))]  # no catalogue read
+
+
+async def test_the_command_picks_the_job_from_category_and_channel(tmp_path: Path) -> None:
+    """--channel alone: a job of channels; with --category: that category's job follows
+    the channels too; neither: today-hot, as before channels."""
+    store = str(tmp_path / "s.db")
+    for args in (["--channel", "UMTIz=="], ["--category", "military", "--channel",
+                                             "http://i.youku.test/i/UMTQ=="], []):
+        rc, _, err = await scrape("-q", "monitor", *args, "--enqueue-only", "--store", store,
+                                  cwd=tmp_path)
+        assert rc == 0, err
+    async with open_store(store) as opened:
+        jobs = {doc["_id"]: (doc["catalogue"], doc["category"], doc["channels"])
+                async for doc in opened.iter_docs("monitors")}
+    assert jobs == {"monitor:youku-replica:channels": (False, "today-hot", ["UMTIz"]),
+                    "monitor:youku-replica:jsqy": (True, "military", ["UMTQ"]),
+                    "monitor:youku-replica:jrrm": (True, "today-hot", [])}
