@@ -106,12 +106,14 @@ def wait_for(port: int) -> None:
 
 
 @contextlib.contextmanager
-def replica(videos: int, segment_kb: int = 64, *, faults: str = "on") -> Iterator[int]:
+def replica(videos: int, segment_kb: int = 64, *, faults: str = "on",
+            publication: str = "on") -> Iterator[int]:
     """Start the replica on a free port; yields the port."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fixtures.replica", "--port", str(port), "--videos",
-         str(videos), "--segment-kb", str(segment_kb), "--faults", faults],
+         str(videos), "--segment-kb", str(segment_kb), "--faults", faults,
+         "--publication", publication],
         cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
         wait_for(port)

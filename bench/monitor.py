@@ -7,7 +7,8 @@ fresh replica (faults on by default) and a fresh store:
 2. `scrape monitor --enqueue-only --tiers all:0s` schedules the job, and one untimed
    `scrape worker --once` reads the catalogue and pays the first revisit of every video
    (the one that fetches all comments, since nothing was observed yet);
-3. the replica's clock moves an hour on (views grow, some comments appear) and
+3. the replica's clock moves an hour on (views grow, some comments appear; publication is
+   off, so no new videos) and
    `scrape monitor --enqueue-only --tiers all:0s` again makes every video due;
 4. timed: W `scrape worker --once` processes at once, each until nothing due is left.
 
@@ -188,7 +189,8 @@ def snapshots_by(store: str, cwd: str, workers: set[str]) -> list[dict[str, Any]
 def scenario(videos: int, workers: int, store_kind: str, *, faults: str, concurrency: int,
              advance_s: float, uri: str | None) -> dict[str, Any]:
     name = f"scrape_bench_{os.getpid()}_{workers}"
-    with replica(videos, faults=faults) as port, tempfile.TemporaryDirectory(
+    # No new videos while the clock moves: every round revisits the same N videos.
+    with replica(videos, faults=faults, publication="off") as port, tempfile.TemporaryDirectory(
             prefix="scrape-bench-") as tmp:
         store = f"{tmp}/store" if store_kind == "sqlite" else with_database(uri or "", name)
         try:

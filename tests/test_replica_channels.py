@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import re
+import time
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ from tests.fixtures.replica import (
     TruthChannel,
     encode_vid,
 )
+from tests.fixtures.replica.__main__ import parse
+from tests.fixtures.replica.api import segment_url
 from tests.fixtures.replica.wording import count_text
 from tests.test_replica import comment_page, get, title_payload, ups
 
@@ -230,6 +234,7 @@ async def shown_everywhere(rep: Replica, vid: str, *, expected: bool) -> bool:
     upsd = (await ups(rep, vid))["data"]
     comments = await comment_page(rep, vid, 1)
     thumb = await get(rep, tv.thumb_url)
+    segment = await get(rep, segment_url(tv, tv.segments[0], int(time.time())))
     sel = await page_sel(rep, videos_url(tv.channel_uid))
     top = sel.css("li.vcard a.vcard-link::attr(href)").get("")
     head = Selector(title_payload((await get(rep, home(tv.channel_uid)))[2].decode()))
@@ -240,6 +245,7 @@ async def shown_everywhere(rep: Replica, vid: str, *, expected: bool) -> bool:
         "error" not in upsd,
         comments["code"] == 0,
         thumb[0] == 200,
+        segment[0] == 200 and hashlib.sha256(segment[2]).hexdigest() == tv.segments[0].sha256,
         top.endswith(f"{vid}==.html"),
         channel.vids[:1] == (vid,),
     ]
@@ -288,6 +294,12 @@ async def test_frozen_replica_keeps_catalogue_and_channels(make_replica: MakeRep
         found = truth.channel(uid, rep.clock.now())
         assert vids_before and found and found.vids == vids_before.vids
         assert found.followers > vids_before.followers
+
+
+def test_command_line_replica_takes_the_channel_knobs() -> None:
+    config = parse(["--publication", "off", "--channel-videos", "2"])
+    assert (config.publication, config.channel_videos) == (False, 2)
+    assert (parse([]).publication, parse([]).channel_videos) == (True, 6)
 
 
 # -- videos outside every catalogue ----------------------------------------------------------
