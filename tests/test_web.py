@@ -78,8 +78,9 @@ async def filled(make_replica: Any, tmp_path_factory: pytest.TempPathFactory
     client = AsyncMongoMockClient()
     # The crawl stamps its snapshot with the wall clock, the monitor with the replica's:
     # starting the replica's clock now keeps the two in one order.
-    # publication=False: the clock moves, the catalogue stays (no new videos)
-    async with make_replica(videos=15, seed=11, faults=False, publication=False, segment_kb=4,
+    # publication=False: the clock moves, the catalogue stays (no new videos); seed 2: of
+    # the five monitored videos two grow fast (hot) and three slowly (cold).
+    async with make_replica(videos=15, seed=2, faults=False, publication=False, segment_kb=4,
                             epoch=time.time() - 60) as rep:
         settings = crawl_settings(rep, tmp, max_videos=6, concurrency=2)
         outcome = await run_crawl(settings, store=mongo(client))
@@ -333,7 +334,7 @@ async def test_filters_and_sort_orders_give_exactly_the_expected_rows(
             else:
                 want = sort_rows(videos, key, desc=order == "desc")
             assert got == want, (sort, order)
-    tag = next(v["category"] for v in videos if v["_id"] == filled.monitored[0])
+    tag = next(v["category"] for v in videos if schedule.get(v["_id"]) == "hot")
     channel = next(v["channel_name"] for v in videos if v["_id"] == filled.monitored[1])
     word = re.split(r"\s+", videos[0]["title"])[0][:2]
     category = next(iter(set(runs.values())))
