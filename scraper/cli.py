@@ -96,9 +96,13 @@ def _log_levels(*, verbose: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-@cli.command(short_help="Crawl a whole category into the store.")
-@click.option("--category", default="today-hot", show_default=True,
-              help=_categories_help("crawl"))
+@cli.command(short_help="Crawl whole categories and channels into the store.")
+@click.option("--category", "categories", multiple=True,
+              help=_categories_help("crawl") + " Repeatable; 'all': every category. "
+              "Default: today-hot, unless --channel is given.")
+@click.option("--channel", "channels", multiple=True,
+              help="Also crawl every video of this channel (uploader), and record the "
+              "channel: its uid, with or without '==', or its link. Repeatable.")
 @click.option("--site", default="youku-replica", show_default=True,
               help="Site profile under selectors/ (youku, youku-replica).")
 @click.option("--pages", type=click.IntRange(min=1), help="Stop after this many catalogue pages.")
@@ -170,7 +174,8 @@ def run(**options: Any) -> None:
 
 @cli.command(short_help="Write a collection as JSON lines, CSV or parquet.")
 @click.option("--store", help=_STORE_HELP)
-@click.option("--what", type=click.Choice(["videos", "comments", "snapshots"]), required=True,
+@click.option("--what", type=click.Choice(["videos", "comments", "snapshots", "channels",
+                                           "channel-snapshots"]), required=True,
               help="Which collection to export.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]),
               help="jsonl: one JSON document per line, nesting kept; csv: a table for "
@@ -288,6 +293,9 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
               help=_categories_help("sample"))
 @click.option("--sample", type=click.IntRange(2, 200), default=12, show_default=True,
               help="Video pages to sample (catalogue pages: a third of it, at least 2).")
+@click.option("--channel", "channels", multiple=True,
+              help="Also check the channel pages on this channel (uid or link; repeatable): "
+              "its home's head and its video list.")
 @click.option("--store", help=_STORE_HELP + " Known values and fingerprints come from it.")
 @click.option("--write/--dry-run", default=False, show_default=True,
               help="Write repaired fields as a new selector version, or only report.")
@@ -295,9 +303,9 @@ def debug(url: str, site: str, pause: bool, out: Path, resolve: tuple[str, ...],
 @click.option("--selectors", "selectors_dir", type=click.Path(path_type=Path),
               help="Use site profiles and selector files from this directory.")
 @click.option("--chromium", help="Chromium executable.")
-def refresh_selectors(site: str, category: str, sample: int, store: str | None, write: bool,
-                      resolve: tuple[str, ...], selectors_dir: Path | None,
-                      chromium: str | None) -> None:
+def refresh_selectors(site: str, category: str, sample: int, channels: tuple[str, ...],
+                      store: str | None, write: bool, resolve: tuple[str, ...],
+                      selectors_dir: Path | None, chromium: str | None) -> None:
     """Check every selector field on live pages and repair those a redesign broke.
 
     Broken fields are relocated from the values stored by earlier runs and the element
@@ -317,6 +325,7 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
     settings = config.Settings(
         site=site, category=category, store=_store_target(store), selectors_dir=selectors_dir,
         resolve=_resolve_rules(resolve), chromium=config.find_chromium(chromium),
+        channels=channels,
     ).checked()
     report = _run_async(lambda: refresh(settings, sample=sample, write=write))
     click.echo(render_report(report, write=write))
@@ -324,9 +333,17 @@ def refresh_selectors(site: str, category: str, sample: int, store: str | None, 
         _fail(f"could not repair required fields: {', '.join(report.failed)}", 1)
 
 
-@cli.command(short_help="Follow a category's videos over time, by tier.")
-@click.option("--category", default="today-hot", show_default=True,
-              help=_categories_help("follow"))
+@cli.command(short_help="Follow a category's videos and channels over time, by tier.")
+@click.option("--category", help=_categories_help("follow") + " Default: today-hot, unless "
+              "--channel is given.")
+@click.option("--channel", "channels", multiple=True,
+              help="Follow this channel (uid with or without '==', or its link): a snapshot "
+              "of its followers, videos and plays at each visit, and its new videos. "
+              "Repeatable; a restart keeps the channels followed before.")
+@click.option("--channel-tiers", default=_DEFAULTS.channel_tiers, show_default=True,
+              help="Channels' visit intervals, as --tiers, by followers gained per hour "
+              "(default thresholds: " + ", ".join(f"{r:g}" for r in _DEFAULTS.channel_rates)
+              + ").")
 @click.option("--site", default="youku-replica", show_default=True, help="Site profile.")
 @click.option("--tiers", default=_DEFAULTS.tiers, show_default=True,
               help="Visit intervals, hottest tier first: NAME:INTERVAL[@VIEWS_PER_HOUR],…; a "
@@ -373,12 +390,20 @@ def monitor(**options: Any) -> None:
     from .jobs.tiers import parse_interval, parse_tiers
 
     tiers = parse_tiers(options["tiers"], default_rates=_DEFAULTS.tier_rates)
+    channel_tiers = parse_tiers(options["channel_tiers"], default_rates=_DEFAULTS.channel_rates,
+                                flag="--channel-tiers")
     duration = (None if options["duration"] is None
                 else parse_interval(options["duration"], what="--for"))
-    settings = replace(_settings(**options, headed=False, slow_mo=0), tiers=options["tiers"],
+    category = options.pop("category")
+    settings = replace(_settings(**options, categories=(category,) if category else (),
+                                 headed=False, slow_mo=0), tiers=options["tiers"],
                        worker_id=options["worker_id"] or _DEFAULTS.worker_id)
+    # Channels alone when --channel comes without --category; else the category's job.
+    settings = replace(settings, categories=(category,) if category else (
+        () if options["channels"] else None))
     outcome = _run_async(lambda: run_monitor(
-        settings, tiers=tiers, duration_s=duration, tracked=options["track"],
+        settings, tiers=tiers, channel_tiers=channel_tiers, duration_s=duration,
+        tracked=options["track"],
         once=options["once"], enqueue_only=options["enqueue_only"], given=_given_job_fields()))
     stats = outcome.stats
     if options["enqueue_only"]:
@@ -599,18 +624,30 @@ def _when(text: str, what: str = "--since") -> datetime:
 
 def _visits(stats: Any) -> str:
     return (f"visits: {stats[Count.VISITS_FIRST]} first, {stats[Count.VISITS_REVISIT]} revisits, "
-            f"{stats[Count.VISITS_FAILED]} failed; {stats[Count.VISITS_CATALOGUE]} catalogue reads "
-            f"({stats[Count.VIDEOS_NEW]} new videos); {stats[Count.COMMENTS_NEW]} new comments")
+            f"{stats[Count.VISITS_FAILED]} failed; {stats[Count.VISITS_CATALOGUE]} catalogue reads"
+            + (f", {stats[Count.VISITS_CHANNEL]} channel visits" if stats[Count.VISITS_CHANNEL]
+               else "")
+            + f" ({stats[Count.VIDEOS_NEW]} new videos); {stats[Count.COMMENTS_NEW]} new comments")
 
 
 def _resolve_rules(extra: tuple[str, ...]) -> tuple[config.ResolveRule, ...]:
     return config.parse_resolve([*extra, *filter(None, [config.env("SCRAPER_RESOLVE")])])
 
 
+def _lists(options: dict[str, Any]) -> dict[str, Any]:
+    """--category (repeatable, 'all') and --channel as Settings fields."""
+    if "categories" not in options:
+        return {"category": options["category"]}
+    categories = tuple(options["categories"])
+    named = [c for c in categories if c != "all"]
+    return {"category": named[0] if named else _DEFAULTS.category,
+            "categories": categories or None, "channels": tuple(options["channels"])}
+
+
 def _settings(**options: Any) -> config.Settings:
     resolve = _resolve_rules(options["resolve"])
     return config.Settings(
-        site=options["site"], category=options["category"],
+        site=options["site"], **_lists(options),
         store=_store_target(options["store"]), media_dir=options["media_dir"],
         selectors_dir=options["selectors_dir"], resolve=resolve, pages=options["pages"],
         max_videos=options["max_videos"], videos=tuple(options.get("videos") or ()),

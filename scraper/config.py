@@ -151,6 +151,10 @@ class Settings:
 
     site: str = "youku-replica"
     category: str = "today-hot"
+    # `scrape run`/`monitor` with several lists: the categories (by CLI name, or "all") and
+    # channels (uids) to crawl. None: `category` alone, unless channels are given.
+    categories: tuple[str, ...] | None = None
+    channels: tuple[str, ...] = ()
     store: str = "./scrape-data"
     media_dir: Path = Path("./media")
     selectors_dir: Path | None = None
@@ -193,6 +197,9 @@ class Settings:
     # a tier without a threshold takes the one of its position in `tier_rates`.
     tiers: str = "hot:1h,warm:6h,cold:24h"
     tier_rates: tuple[float, ...] = (1000.0, 100.0)
+    # Channels' tiers, by followers gained per hour (thresholds default to channel_rates).
+    channel_tiers: str = "hot:1h,warm:6h,cold:24h"
+    channel_rates: tuple[float, ...] = (100.0, 10.0)
     cold_after_s: float = 3 * 86400.0  # followed longer than this: coldest tier
     visit_jitter: float = 0.1  # next visits spread by ± this share of the interval
     catalogue_every_s: float = 600.0  # how often the category is re-read for new videos

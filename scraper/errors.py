@@ -9,7 +9,8 @@ aiohttp, motor/pymongo) are translated at the module that owns them and re-raise
 
     ScraperError                    (exit 1)
     ├── ConfigError                 bad flag, env value or --resolve rule: abort (exit 2)
-    │   └── SelectorFileError       malformed selector/profile file: abort (exit 2)
+    │   ├── SelectorFileError       malformed selector/profile file: abort (exit 2)
+    │   └── UnknownChannel          a --channel uid the site answers 404 for: abort (exit 2)
     ├── SiteUnreachable             the site does not answer at start: abort (exit 3)
     ├── StoreError                  store unreachable or a write failed: abort (exit 4)
     ├── BrowserError                Chromium failed to start (abort) or a page failed
@@ -52,6 +53,7 @@ __all__ = [
     "SiteUnreachable",
     "StoreError",
     "TokenRejected",
+    "UnknownChannel",
     "VideoUnavailable",
     "first_error",
 ]
@@ -71,6 +73,10 @@ class ConfigError(ScraperError):
 
 class SelectorFileError(ConfigError):
     """Raised by selector_files/site_profile for a malformed file; names file, field and reason."""
+
+
+class UnknownChannel(ConfigError):
+    """A ``--channel`` uid the site does not know (its channel page answers 404)."""
 
 
 class SiteUnreachable(ScraperError):

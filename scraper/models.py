@@ -16,6 +16,8 @@ __all__ = [
     "DYNAMIC_VIDEO_FIELDS",
     "STATIC_VIDEO_FIELDS",
     "CardInfo",
+    "Channel",
+    "ChannelSnapshot",
     "Comment",
     "CommentThread",
     "CrawlInfo",
@@ -53,6 +55,8 @@ class CardInfo(_Record):
     stat_cmt_text: str | None = None
     stat_cmt: int | None = None
     page: int = 1
+    # The lists the video was seen in: "category:today-hot", "channel:UMTIz".
+    lists: list[str] = Field(default_factory=list)
 
 
 class Segment(_Record):
@@ -119,6 +123,8 @@ class Video(_Record):
     comment_hot: list[int] = Field(default_factory=list)
     status: Literal["ok", "partial", "unavailable", "failed"] = "ok"
     crawl: CrawlInfo
+    # Every list (category, channel) the video was seen in; a write adds, never removes.
+    lists: list[str] = Field(default_factory=list)
 
 
 # Kept from the first crawl (MongoDB `$setOnInsert`); everything else follows the
@@ -128,8 +134,41 @@ STATIC_VIDEO_FIELDS: frozenset[str] = frozenset(
      "channel_link", "url"}
 )
 DYNAMIC_VIDEO_FIELDS: frozenset[str] = frozenset(
-    set(Video.model_fields) - STATIC_VIDEO_FIELDS - {"vid", "crawl"}
+    set(Video.model_fields) - STATIC_VIDEO_FIELDS - {"vid", "crawl", "lists"}
 )
+
+
+class Channel(_Record):
+    """The `channels` document, `_id` = uid: a channel (uploader) and its latest figures."""
+
+    uid: str
+    name: str
+    link: str
+    avatar_url: str | None = None
+    followers: int | None = None
+    followers_text: str | None = None
+    videos: int | None = None
+    videos_text: str | None = None
+    plays: int | None = None
+    plays_text: str | None = None
+    first_visit: datetime
+    last_visit: datetime
+    selectors: str | None = None  # the selector version that read the head (channel@v1)
+
+
+class ChannelSnapshot(_Record):
+    """One visit's figures for a channel, with the text the site showed next to each."""
+
+    uid: str
+    ts: datetime
+    followers: int | None = None
+    followers_text: str | None = None
+    videos: int | None = None
+    videos_text: str | None = None
+    plays: int | None = None
+    plays_text: str | None = None
+    run_id: str
+    tier: str | None = None
 
 
 class Snapshot(_Record):
@@ -205,6 +244,9 @@ class MonitorJob(_Record):
     tracked: list[str] = Field(default_factory=list)
     started: datetime
     until: datetime | None = None
+    catalogue: bool = True  # False: a job of channels alone (`--channel` without --category)
+    channels: list[str] = Field(default_factory=list)  # uids, kept over restarts
+    channel_tiers: list[Tier] = Field(default_factory=list)  # thresholds in followers/hour
 
 
 class Observation(_Record):
@@ -218,7 +260,8 @@ class Observation(_Record):
 
 
 class ScheduleEntry(_Record):
-    """A `schedule` document: one monitored video (or the job's catalogue) and its next visit.
+    """A `schedule` document: one monitored video (or channel, or the job's catalogue) and its
+    next visit.
 
     ``due`` names the visit: a claim whose lease lapsed is redone under the same ``due``,
     so its snapshot (``vid:due``) is written once.
@@ -226,7 +269,7 @@ class ScheduleEntry(_Record):
 
     id: str
     job: str
-    kind: Literal["catalogue", "video"]
+    kind: Literal["catalogue", "video", "channel"]
     key: str
     card: dict[str, Any] = Field(default_factory=dict)
     tier: str

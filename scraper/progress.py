@@ -57,6 +57,7 @@ class Count(StrEnum):
     VISITS_FIRST = "visits.first"
     VISITS_REVISIT = "visits.revisit"
     VISITS_CATALOGUE = "visits.catalogue"
+    VISITS_CHANNEL = "visits.channel"
     VISITS_FAILED = "visits.failed"
     COMMENTS_NEW = "comments.new"
     COMMENTS_STORED = "comments.stored"
@@ -79,7 +80,8 @@ class Count(StrEnum):
 
 # Videos the store holds after their crawl, and visits that saw something.
 STORED = (Count.VIDEOS_OK, Count.VIDEOS_PARTIAL, Count.VIDEOS_UNAVAILABLE)
-VISITED = (Count.VISITS_FIRST, Count.VISITS_REVISIT, Count.VISITS_CATALOGUE)
+VISITED = (Count.VISITS_FIRST, Count.VISITS_REVISIT, Count.VISITS_CATALOGUE,
+           Count.VISITS_CHANNEL)
 _FAILED, _DRIFT, _FALLBACK = "failed.", "drift.", "fallback."
 CATALOGUE_FAILED = _FAILED + "catalogue_page"
 

@@ -14,12 +14,12 @@ import pytest
 from mongomock_motor import AsyncMongoMockClient
 
 from scraper.errors import StoreError
-from scraper.models import CrawlInfo, Snapshot
+from scraper.models import ChannelSnapshot, CrawlInfo, Snapshot
 from scraper.store.base import Store
 from scraper.store.export import export
 from scraper.store.mongo import MongoStore
 from scraper.store.sqlite import SqliteStore
-from tests.test_store import T0, make_comment, make_video
+from tests.test_store import T0, make_channel, make_comment, make_video
 
 
 @pytest.fixture
@@ -107,6 +107,28 @@ async def test_snapshots_export(store: Store) -> None:
         "worker": None, "tier": None}
 
 
+async def test_channels_export_with_first_and_last_visit(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "c.db") as store:
+        await fill(store)
+        out = io.StringIO()
+        assert await export(store, "channels", "csv", out) == 2
+        rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+        assert list(rows[0])[:4] == ["_id", "uid", "name", "link"]
+        assert [(r["_id"], r["followers"], r["followers_text"], r["first_visit"], r["last_visit"])
+                for r in rows] == [
+            ("UMTIx", "24000", "2.4万", T0.isoformat(),
+             (T0 + timedelta(hours=1, microseconds=456000)).isoformat()),
+            ("UMTIy", "23000", "2.3万", T0.isoformat(), T0.isoformat())]
+        out = io.StringIO()
+        assert await export(store, "channel-snapshots", "jsonl", out) == 2
+        first = json.loads(out.getvalue().splitlines()[0])
+        assert first == {"_id": "UMTIx:r1", "uid": "UMTIx",
+                         "ts": (T0 + timedelta(hours=1, microseconds=456000)).isoformat(),
+                         "followers": 24000, "followers_text": "2.4万", "videos": 3,
+                         "videos_text": "3", "plays": 310_000_000, "plays_text": "3.1亿",
+                         "run_id": "r1", "tier": "hot"}
+
+
 async def test_unknown_collection_or_format(store: Store) -> None:
     with pytest.raises(ValueError, match="cannot export 'runs'"):
         await export(store, "runs", "jsonl", io.StringIO())  # type: ignore[arg-type]
@@ -127,9 +149,18 @@ async def fill(store: Store) -> None:
     for vid, run in (("XMTEy", "r1"), ("XMTEx", "r1"), ("XMTEx", "r2")):
         await store.add_snapshot(Snapshot(vid=vid, ts=later, stat_play=5, run_id=run,
                                           stat_play_text="5", tier="hot"))
+    await store.save_channel(make_channel("UMTIy"))
+    await store.save_channel(make_channel("UMTIx"))
+    await store.save_channel(make_channel("UMTIx", at=later, followers=24000,
+                                          followers_text="2.4万"))
+    for uid, run in (("UMTIx", "r1"), ("UMTIx", "r2")):
+        await store.add_channel_snapshot(ChannelSnapshot(
+            uid=uid, ts=later, followers=24000, followers_text="2.4万", videos=3,
+            videos_text="3", plays=310_000_000, plays_text="3.1亿", run_id=run, tier="hot"))
 
 
-@pytest.mark.parametrize("what", ["videos", "comments", "snapshots"])
+@pytest.mark.parametrize("what", ["videos", "comments", "snapshots", "channels",
+                                  "channel-snapshots"])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 async def test_both_stores_export_the_same_lines(tmp_path: Path, what: Any, fmt: Any) -> None:
     outputs = []
@@ -142,7 +173,8 @@ async def test_both_stores_export_the_same_lines(tmp_path: Path, what: Any, fmt:
             outputs.append(out.getvalue())
     assert outputs[0] == outputs[1]
     # CSV: a header, and a row per comment and reply (threads 1 and 3 have one reply each).
-    rows = {"videos": 2, "comments": 4, "snapshots": 3}[what]
+    rows = {"videos": 2, "comments": 4, "snapshots": 3, "channels": 2,
+            "channel-snapshots": 2}[what]
     if fmt == "csv":
         rows += 1 + 2 * (what == "comments")
     assert len(outputs[0].splitlines()) == rows

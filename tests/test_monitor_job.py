@@ -75,3 +75,42 @@ async def test_restarting_the_command_applies_only_the_flags_given(tmp_path: Pat
     assert (saved["pages"], saved["no_media"], saved["max_comments"]) == (2, True, 5)
     assert [t["name"] for t in saved["tiers"]] == ["all"] and saved["until"] is not None
     assert saved["tracked"] == ["XAAA"]
+
+
+async def test_a_restart_keeps_its_channels_and_schedules_each_once(tmp_path: Path) -> None:
+    settings = Settings(store=str(tmp_path / "store"), categories=())
+    site, now = load_site(settings), datetime(2026, 11, 1, tzinfo=UTC)
+    tiers, channel_tiers = parse_tiers("hot:1h@10,cold:1d"), parse_tiers("hot:2h@5,cold:2d")
+    first = new_job(settings, site, tiers=tiers, now=now, channels=["UAAA", "UBBB"],
+                    channel_tiers=channel_tiers)
+    later = new_job(settings, site, tiers=tiers, now=now + timedelta(hours=1),
+                    channels=["UCCC", "UAAA"], channel_tiers=parse_tiers("all:0s"))
+    assert (first.job, first.catalogue) == ("monitor:youku-replica:channels", False)
+    async with open_store(settings.store) as store:
+        await open_job(store, first, site, now=now)
+        opened = await open_job(store, later, site, now=now + timedelta(hours=1),
+                                given={"tiers"})
+        entries = [doc async for doc in store.iter_docs("schedule")]
+    assert opened.job.channels == ["UCCC", "UAAA", "UBBB"]
+    assert opened.job.channel_tiers == list(channel_tiers)  # --channel-tiers not given again
+    assert "kept as stored:" in opened.note and "--channel-tiers hot:2h@5,cold:2d" in opened.note
+    assert sorted((e["kind"], e["key"], e["tier"], e["due"]) for e in entries) == [
+        ("channel", "UAAA", "hot", now), ("channel", "UBBB", "hot", now),
+        ("channel", "UCCC", "hot", now + timedelta(hours=1))]  # no catalogue read
+
+
+async def test_the_command_picks_the_job_from_category_and_channel(tmp_path: Path) -> None:
+    """--channel alone: a job of channels; with --category: that category's job follows
+    the channels too; neither: today-hot, as before channels."""
+    store = str(tmp_path / "s.db")
+    for args in (["--channel", "UMTIz=="], ["--category", "military", "--channel",
+                                             "http://i.youku.test/i/UMTQ=="], []):
+        rc, _, err = await scrape("-q", "monitor", *args, "--enqueue-only", "--store", store,
+                                  cwd=tmp_path)
+        assert rc == 0, err
+    async with open_store(store) as opened:
+        jobs = {doc["_id"]: (doc["catalogue"], doc["category"], doc["channels"])
+                async for doc in opened.iter_docs("monitors")}
+    assert jobs == {"monitor:youku-replica:channels": (False, "today-hot", ["UMTIz"]),
+                    "monitor:youku-replica:jsqy": (True, "military", ["UMTQ"]),
+                    "monitor:youku-replica:jrrm": (True, "today-hot", [])}

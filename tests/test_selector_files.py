@@ -211,7 +211,7 @@ def test_no_python_under_selectors() -> None:
 
 def test_unknown_page(replica: SiteProfile) -> None:
     with pytest.raises(SelectorFileError, match="no selector files"):
-        load_selectors(replica, "channel")
+        load_selectors(replica, "playlist")
 
 
 def _page_dir(tmp_path: Path, files: dict[str, str]) -> Path:

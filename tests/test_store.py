@@ -26,6 +26,8 @@ from pymongo.errors import AutoReconnect, BulkWriteError, PyMongoError
 from scraper.config import env
 from scraper.errors import StoreError
 from scraper.models import (
+    Channel,
+    ChannelSnapshot,
     Comment,
     CrawlInfo,
     FrontierItem,
@@ -54,6 +56,16 @@ def make_video(vid: str = "XMTEx", *, at: datetime = T0, **changes: Any) -> Vide
         "crawl": crawl,
     }
     return Video.model_validate(fields | changes)
+
+
+def make_channel(uid: str = "UMTIz", *, at: datetime = T0, **changes: Any) -> Channel:
+    fields: dict[str, Any] = {
+        "uid": uid, "name": "中国新闻网", "link": f"http://i.youku.test/i/{uid}==",
+        "avatar_url": "http://static.youku.test/avatar/1?w=100", "followers": 23000,
+        "followers_text": "2.3万", "videos": 1204, "videos_text": "1,204",
+        "plays": 310_000_000, "plays_text": "3.1亿", "first_visit": at, "last_visit": at,
+        "selectors": "channel@v1"}
+    return Channel.model_validate(fields | changes)
 
 
 def make_comment(cid: int, *, vid: str = "XMTEx", num_up: int = 0, replies: Any = ()) -> Comment:
@@ -118,6 +130,49 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 async def all_docs(store: Store, collection: str) -> list[dict[str, Any]]:
     return [doc async for doc in store.iter_docs(collection)]
+
+
+# --- channels and the lists videos were seen in ------------------------------------------
+
+
+async def test_a_channel_keeps_its_first_visit_and_follows_the_latest(store: Store) -> None:
+    later = T0 + timedelta(hours=3)
+    await store.save_channel(make_channel())
+    await store.save_channel(make_channel(at=later, name="改名", followers=24000,
+                                          followers_text="2.4万"))
+    docs = await all_docs(store, "channels")
+    assert docs == [{"_id": "UMTIz", **make_channel(at=later, name="改名", followers=24000,
+                                                    followers_text="2.4万").model_dump(),
+                     "first_visit": T0}]
+
+
+async def test_channel_snapshots_round_trip_one_per_visit(store: Store) -> None:
+    first = ChannelSnapshot(uid="UMTIz", ts=T0, followers=23000, followers_text="2.3万",
+                            videos=3, videos_text="3", plays=10, plays_text="10", run_id="r1")
+    await store.add_channel_snapshot(first)
+    await store.add_channel_snapshot(first.model_copy(update={"followers": 23100}))
+    second = first.model_copy(update={"ts": T0 + timedelta(hours=1), "tier": "hot"})
+    await store.add_channel_snapshot(second, visit_id="UMTIz:later")
+    docs = await all_docs(store, "channel_snapshots")
+    assert docs == [{"_id": "UMTIz:later", **second.model_dump()},
+                    {"_id": "UMTIz:r1", **first.model_dump(), "followers": 23100}]
+    assert await store.find_page("channel_snapshots", {"uid": "UMTIz"}, sort=[("ts", 1)]) == [
+        docs[1], docs[0]]
+
+
+async def test_lists_are_added_never_lost(store: Store) -> None:
+    await store.save_video(make_video(lists=["category:today-hot"]))
+    assert await store.add_lists("videos", "XMTEx", "lists", ["channel:U1", "category:today-hot"])
+    await store.save_video(make_video(lists=["category:military"]))
+    got = await store.get_video("XMTEx")
+    assert got is not None and got.lists == ["category:today-hot", "channel:U1",
+                                             "category:military"]
+    assert not await store.add_lists("videos", "nope", "lists", ["channel:U1"])
+    assert await store.get_doc("videos", "nope") is None
+    await store.frontier_add([make_item("a")])
+    assert await store.add_lists("frontier", "job-1:video:a", "payload.card.lists", ["x", "x"])
+    doc = await store.get_doc("frontier", "job-1:video:a")
+    assert doc is not None and doc["payload"] == {"key": "a", "card": {"lists": ["x"]}}
 
 
 # --- videos, comments, snapshots --------------------------------------------------------
@@ -461,6 +516,10 @@ CALLS: dict[str, Callable[[Store], Awaitable[Any]]] = {
     "save_comments": lambda s: s.save_comments([make_comment(1)]),
     "add_snapshot": lambda s: s.add_snapshot(Snapshot(vid="v", ts=T0, run_id="r")),
     "get_video": lambda s: s.get_video("v"),
+    "save_channel": lambda s: s.save_channel(make_channel()),
+    "add_channel_snapshot": lambda s: s.add_channel_snapshot(
+        ChannelSnapshot(uid="U1", ts=T0, run_id="r")),
+    "add_lists": lambda s: s.add_lists("videos", "v", "lists", ["category:today-hot"]),
     "start_run": lambda s: s.start_run(make_run("r")),
     "update_run": lambda s: s.update_run(make_run("r")),
     "latest_run": lambda s: s.latest_run("job-1"),

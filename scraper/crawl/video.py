@@ -93,6 +93,7 @@ async def process_video(
         log.warning("video %s failed: %s", card.vid, exc)
         return VideoOutcome("failed", str(exc))
     errors: list[str] = []
+    card = _with_thumb(ctx, card, rendered.play)
     thread, files = await asyncio.gather(
         fetch_comments(ctx, card, rendered, errors),
         fetch_files(ctx, card, rendered.play, errors, refresh=lambda: refresh_play(ctx, card)),
@@ -103,6 +104,14 @@ async def process_video(
                     len(video.segments), len(thread.comments) if thread else 0,
                     f" ({'; '.join(errors)})" if errors else "")
     return VideoOutcome(video.status)
+
+
+def _with_thumb(ctx: VideoContext, card: CardInfo, play: PlayInfo) -> CardInfo:
+    """A card from a list without thumbnails (a channel's) takes the play-info's ``logo``."""
+    logo = play.extra.get("logo")
+    if card.thumb_url or not isinstance(logo, str) or not logo:
+        return card
+    return card.model_copy(update={"thumb_url": ctx.site.profile.absolute(logo)})
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -292,7 +301,7 @@ def build_video(
         comment_num=thread.source_size if thread else None,
         comment_total=thread.total_size if thread else None,
         comment_hot=list(thread.hot_ids) if thread else [],
-        status=status,
+        status=status, lists=card.lists,
         crawl=CrawlInfo(first=started, last=started, errors=errors,
                         selectors={"video": rendered.version}, run_id=ctx.run.run_id,
                         worker=ctx.settings.worker_id),

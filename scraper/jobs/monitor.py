@@ -7,7 +7,8 @@ video, plus one for the catalogue; each entry's ``due`` is its next visit. Whoev
 then:
 
 1. ``visit`` – the catalogue entry re-reads the category and adds the videos it has not
-   seen, due at once; a video not yet in ``videos`` gets the full ``process_video``; a
+   seen, due at once; a channel entry snapshots the channel and adds its new videos
+   (``monitor_channels``); a video not yet in ``videos`` gets the full ``process_video``; a
    known one only has its page rendered: the play count from the page, ``comment_total``
    from the comment page the page loads itself, new comments only when that total moved;
    the video in ``videos`` takes those figures (``crawl.revisit``).
@@ -15,7 +16,8 @@ then:
    lost lease overwrites its own snapshot instead of adding one.
 2. ``reschedule`` – the entry keeps its last observations (``tiers.keep_observations``),
    its tier follows their growth and its age (``tiers.choose_tier``: hotter at once, colder
-   only after consistent estimates), its next ``due`` is the tier's interval away, with
+   only after consistent estimates; a channel's growth is in followers, on the job's
+   channel tiers, and it never ages), its next ``due`` is the tier's interval away, with
    jitter; a tier move is counted on the entry (for `scrape status`); the claim is freed.
 """
 
@@ -26,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..config import Settings
@@ -51,10 +53,12 @@ from ..store.base import Store
 from ..store.documents import from_doc
 from ..store.target import open_store
 from .leases import Claim, Claimer, claim_or_give_back, serve
-from .monitor_job import new_job, open_job, video_entry
+from .lists import crawl_lists
+from .monitor_channels import sync_channel, visit_id
+from .monitor_job import new_job, open_job, tiers_of, video_entry
 from .outcome import Clock, Outcome, utc_now
 from .status import next_due_line
-from .tiers import choose_tier, keep_observations, next_due, tier_named
+from .tiers import choose_tier, keep_observations, next_due, parse_tiers, tier_named
 
 __all__ = [
     "VisitResult",
@@ -72,7 +76,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class VisitResult:
-    kind: Literal["catalogue", "first", "revisit", "failed"]
+    kind: Literal["catalogue", "channel", "first", "revisit", "failed"]
     observation: Observation | None = None
     error: str | None = None
     new_videos: int = 0
@@ -85,8 +89,7 @@ class VisitResult:
 
 def snapshot_id(entry: ScheduleEntry) -> str:
     """One snapshot per video and scheduled visit: ``vid:20261101T120000.123Z``."""
-    due = entry.due.astimezone(UTC)
-    return f"{entry.key}:{due:%Y%m%dT%H%M%S}.{due.microsecond // 1000:03d}Z"
+    return visit_id(entry)
 
 
 # --- one visit ------------------------------------------------------------------------
@@ -120,6 +123,9 @@ async def visit(
     try:
         if entry.kind == "catalogue":
             return VisitResult("catalogue", new_videos=await sync_catalogue(ctx, job, entry))
+        if entry.kind == "channel":
+            seen = await sync_channel(ctx, job, entry, now=now)
+            return VisitResult("channel", seen.observation, new_videos=seen.new_videos)
         card = CardInfo.model_validate(entry.card)
         if await ctx.store.get_video(card.vid) is None:
             return await first_visit(ctx, job, entry, card, now=now)
@@ -150,7 +156,8 @@ async def sync_catalogue(ctx: VideoContext, job: MonitorJob, entry: ScheduleEntr
         if job.max_videos is not None and len(cards) >= job.max_videos:
             break
         page += 1
-    chosen = list(cards.values())[: job.max_videos]
+    chosen = [card.model_copy(update={"lists": [f"category:{job.category}"]})
+              for card in list(cards.values())[: job.max_videos]]
     return await ctx.store.schedule_add([video_entry(job, card, entry.due) for card in chosen])
 
 
@@ -179,6 +186,7 @@ async def revisit(
     video's latest figures."""
     last = entry.observations[-1].comment_total if entry.observations else None
     seen = await revisit_video(ctx, card, last_total=last)
+    await ctx.store.add_lists("videos", card.vid, "lists", card.lists)
     await save_snapshot(ctx, job, entry, now=now, stat_play=seen.stat_play,
                         stat_play_text=seen.stat_play_text, comment_total=seen.comment_total)
     return VisitResult("revisit", Observation(at=now, stat_play=seen.stat_play,
@@ -208,18 +216,21 @@ async def reschedule(
     if entry.kind == "catalogue":
         changes["due"] = next_due(job.catalogue_every_s, now, key=entry.id, jitter=0.0)
     elif result.observation is None:
-        interval = tier_named(job.tiers, entry.tier).interval_s
+        interval = tier_named(tiers_of(job, entry.kind), entry.tier).interval_s
         changes["due"] = next_due(interval, now, key=entry.id, jitter=job.jitter)
     else:
+        tiers = tiers_of(job, entry.kind)
         observations = keep_observations(entry.observations, result.observation)
-        choice = choose_tier(job.tiers, observations, current=entry.tier,
-                             cooling=entry.cooling, cold_after_s=job.cold_after_s,
+        # A channel is followed as long as the job: it never ages into the coldest tier.
+        cold_after_s = float("inf") if entry.kind == "channel" else job.cold_after_s
+        choice = choose_tier(tiers, observations, current=entry.tier,
+                             cooling=entry.cooling, cold_after_s=cold_after_s,
                              age_s=(now - entry.first_seen).total_seconds())
         changes |= {"tier": choice.tier.name, "cooling": choice.cooling,
                     "observations": [o.model_dump() for o in observations],
                     "due": next_due(choice.tier.interval_s, now, key=entry.id,
                                     jitter=job.jitter),
-                    **_move(job.tiers, entry, choice.tier)}
+                    **_move(tiers, entry, choice.tier)}
     return await store.schedule_finish(entry.id, worker=worker, due=entry.due, changes=changes)
 
 
@@ -283,7 +294,8 @@ def monitor_claimer(
     return claim
 
 async def run_monitor(
-    settings: Settings, *, tiers: Sequence[Tier], duration_s: float | None = None,
+    settings: Settings, *, tiers: Sequence[Tier], channel_tiers: Sequence[Tier] = (),
+    duration_s: float | None = None,
     tracked: Sequence[str] = (), once: bool = False, enqueue_only: bool = False,
     given: Collection[str] | None = None, store: Store | None = None,
     session: Resources | None = None, clock: Clock = utc_now,
@@ -297,7 +309,10 @@ async def run_monitor(
     """
     started, now, site = time.monotonic(), clock(), load_site(settings)
     until = now + timedelta(seconds=duration_s) if duration_s is not None else None
-    job = new_job(settings, site, tiers=tiers, now=now, until=until, tracked=tracked)
+    channels = [item.key for item in crawl_lists(site, settings) if item.kind == "channel"]
+    job = new_job(settings, site, tiers=tiers, now=now, until=until, tracked=tracked,
+                  channels=channels, channel_tiers=channel_tiers or parse_tiers(
+                      settings.channel_tiers, default_rates=settings.channel_rates))
     if enqueue_only:
         async with store or open_store(settings.store) as opened:
             await open_job(opened, job, site, now=now, given=given)

@@ -1,13 +1,16 @@
 """The main flow of ``scrape run``, top to bottom.
 
 1. ``run_crawl`` opens the store, the HTTP client and Chromium, and starts or resumes
-   the run for (site, category): an unfinished run's frontier is picked up where it
-   stopped; a finished one is followed by a new run.
-2. ``crawl_catalogue`` renders catalogue pages, following 下一页, and adds one frontier
-   item per new video (in catalogue order) plus the next catalogue page.
+   the run for (site, lists): an unfinished run's frontier is picked up where it
+   stopped; a finished one is followed by a new run. The lists are categories and
+   channels (``lists.crawl_lists``); page 1 of each seeds the frontier.
+2. ``crawl_catalogue`` renders list pages (a channel's head first: the channel and a
+   snapshot are stored), following 下一页, and adds one frontier item per new video (in
+   list order) plus the next page. A video already queued by another list is not queued
+   again: the list is added to its ``lists`` (``note_lists``).
 3. ``video_worker`` tasks claim video items and hand each to ``video.process_video``
    (render, extract, play-info, comments, files, store), overlapping browser work
-   with downloads and store writes.
+   with downloads and store writes; lists a video was seen in meanwhile are added.
 4. The run record gets its counters; the caller prints the summary.
 """
 
@@ -24,19 +27,28 @@ from datetime import UTC, datetime
 
 from ..config import Settings
 from ..crawl.catalogue import read_catalogue_page
+from ..crawl.channel import read_channel_videos, visit_channel
 from ..crawl.context import VideoContext
 from ..crawl.media import prepare_media_dir
 from ..crawl.resources import open_resources
 from ..crawl.video import process_video
-from ..errors import FATAL, ScraperError, SelectorDrift, SiteUnreachable, first_error
+from ..errors import (
+    FATAL,
+    ScraperError,
+    SelectorDrift,
+    SiteUnreachable,
+    UnknownChannel,
+    first_error,
+)
 from ..models import CardInfo, FrontierItem, RunRecord
 from ..progress import CATALOGUE_FAILED, Count, Reporter, Stats, video_key
 from ..site.load import Site, load_site
 from ..site.video_ref import vid_of
 from ..store.base import Store
+from .lists import CrawlList, crawl_lists, job_lists, lists_label
 from .outcome import Outcome, utc_now
 
-__all__ = ["CrawlOutcome", "run_crawl"]
+__all__ = ["CrawlOutcome", "lists_seen_meanwhile", "run_crawl"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +115,7 @@ def _finished(counts: dict[str, int]) -> int:
 def job_key(site: Site, settings: Settings) -> str:
     if settings.videos:
         return f"{site.profile.name}:videos:{','.join(sorted(set(_chosen(site, settings))))}"
-    return f"{site.profile.name}:{site.category.slug}"
+    return f"{site.profile.name}:{job_lists(site, crawl_lists(site, settings))}"
 
 
 def _chosen(site: Site, settings: Settings) -> list[str]:
@@ -132,8 +144,9 @@ async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
         run = latest.model_copy(update={"status": "running", "options": options})
         await store.update_run(run)
         return run
+    lists = crawl_lists(site, settings)
     run = RunRecord(run_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", job=job,
-                    site=site.profile.name, category=settings.category, started=now,
+                    site=site.profile.name, category=lists_label(lists), started=now,
                     options=_run_options(settings))
     await store.start_run(run)
     if settings.videos:  # exactly these videos: no catalogue
@@ -141,8 +154,8 @@ async def begin_run(store: Store, site: Site, settings: Settings) -> RunRecord:
             vid=vid, url=site.profile.video_url(vid), title=""), order)
             for order, vid in enumerate(_chosen(site, settings))])
         return run
-    await store.frontier_add([catalogue_item(run, page=1,
-                                             url=site.profile.catalogue_url(settings.category, 1))])
+    await store.frontier_add([catalogue_item(run, page=1, url=item.url(site.profile), of=item)
+                              for item in lists])
     return run
 
 
@@ -167,9 +180,19 @@ async def end_run(store: Store, run: RunRecord, stats: Stats, status: str) -> No
         await store.update_run(final)
 
 
-def catalogue_item(run: RunRecord, *, page: int, url: str) -> FrontierItem:
-    return FrontierItem(id=f"{run.run_id}:catalogue:{page}", job=run.run_id, kind="catalogue",
-                        key=str(page), payload={"page": page, "url": url}, priority=10)
+def catalogue_item(run: RunRecord, *, page: int, url: str, of: CrawlList) -> FrontierItem:
+    """A page of one list (a category's catalogue, a channel's video list)."""
+    payload = {"page": page, "url": url, "list": of.kind, "key": of.key}
+    return FrontierItem(id=f"{run.run_id}:catalogue:{of.name}:{page}", job=run.run_id,
+                        kind="catalogue", key=str(page), payload=payload, priority=10)
+
+
+def _list_of(ctx: VideoContext, item: FrontierItem) -> CrawlList:
+    """The list a page item belongs to (a run from before lists: its category)."""
+    payload = item.payload
+    if "list" not in payload:
+        return CrawlList("category", ctx.settings.category)
+    return CrawlList(payload["list"], payload["key"])
 
 
 def video_item(run: RunRecord, card: CardInfo, order: int) -> FrontierItem:
@@ -204,7 +227,7 @@ async def _catalogue_then_signal(
 
 
 async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
-    """Render catalogue pages one after another, feeding the frontier."""
+    """Render list pages one after another, feeding the frontier."""
     counts = await ctx.store.frontier_counts(ctx.run.run_id, kind="video")
     queued = sum(counts.values())
     if reporter:  # a resume counts on from what earlier invocations finished
@@ -214,13 +237,18 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
             reporter.total = queued
             reporter.update()
     async for item in claimed(ctx, "catalogue", stop_when_empty=True):
-        page = int(item.payload["page"])
+        page, of = int(item.payload["page"]), _list_of(ctx, item)
         try:
-            cards, next_url = await read_catalogue_page(ctx, item.payload["url"], page=page)
+            cards, next_url = await read_list_page(ctx, of, item.payload["url"], page=page)
         except FATAL:
             raise
         except ScraperError as exc:
             await ctx.store.frontier_finish(item.id, state="failed", error=str(exc))
+            # A channel's head is read on its page 1 only: an unknown uid or a head no
+            # selector reads any more ends the run, whatever the other lists gave.
+            if isinstance(exc, UnknownChannel) or (
+                    of.kind == "channel" and page == 1 and isinstance(exc, SelectorDrift)):
+                raise
             if page == 1 and queued == 0:
                 if isinstance(exc, SelectorDrift):
                     raise
@@ -230,14 +258,31 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
         queued = await enqueue_cards(ctx, cards, queued)
         more = ctx.settings.pages is None or page < ctx.settings.pages
         limit = ctx.settings.max_videos
-        last = not (next_url and more and (limit is None or queued < limit))
-        if next_url and not last:
-            await ctx.store.frontier_add([catalogue_item(ctx.run, page=page + 1, url=next_url)])
+        if next_url and more and (limit is None or queued < limit):
+            await ctx.store.frontier_add([catalogue_item(ctx.run, page=page + 1, url=next_url,
+                                                         of=of)])
         await ctx.store.frontier_finish(item.id, state="done")
         ctx.stats.note(Count.CATALOGUE_PAGES)
-        if reporter:  # the total is known once the last catalogue page is read
-            reporter.total = queued if last else None
+        if reporter:  # the total is known once the last page of every list is read
+            left = await ctx.store.frontier_counts(ctx.run.run_id, kind="catalogue")
+            reporter.total = queued if not left["pending"] + left["claimed"] else None
             reporter.update()
+
+
+async def read_list_page(
+    ctx: VideoContext, of: CrawlList, url: str, *, page: int
+) -> tuple[list[CardInfo], str | None]:
+    """One page of a list, its cards recording the list; a channel's page 1 first
+    stores the channel and a snapshot of its figures."""
+    if of.kind == "category":
+        cards, next_url = await read_catalogue_page(ctx, url, page=page)
+        return [card.model_copy(update={"lists": [of.name]}) for card in cards], next_url
+    empty_ok = False
+    if page == 1:
+        channel = await visit_channel(ctx, of.key, now=utc_now())
+        empty_ok = channel.videos == 0
+    found = await read_channel_videos(ctx, of.key, url, page=page, empty_ok=empty_ok)
+    return found.cards, found.next_url
 
 
 async def enqueue_cards(ctx: VideoContext, cards: list[CardInfo], queued: int) -> int:
@@ -248,8 +293,17 @@ async def enqueue_cards(ctx: VideoContext, cards: list[CardInfo], queued: int) -
     added = await ctx.store.frontier_add(items) if items else 0
     if added < len(items):
         ctx.stats.note(Count.CATALOGUE_DUPLICATES, n=len(items) - added)
+        await note_lists(ctx, items)
     return queued + added
 
+
+async def note_lists(ctx: VideoContext, items: list[FrontierItem]) -> None:
+    """Add each item's lists to the one already queued (or done) for its video, and to the
+    stored video; ``video_worker`` adds those a video was seen in while it was crawled."""
+    for item in items:
+        lists = item.payload["card"]["lists"]
+        await ctx.store.add_lists("frontier", item.id, "payload.card.lists", lists)
+        await ctx.store.add_lists("videos", item.key, "lists", lists)
 
 
 async def video_worker(
@@ -262,11 +316,20 @@ async def video_worker(
             await asyncio.shield(ctx.store.frontier_release(item.id))
             raise
         ctx.stats.note(video_key(outcome.status))
+        await lists_seen_meanwhile(ctx, item)
         await ctx.store.frontier_finish(
             item.id, state="failed" if outcome.status == "failed" else "done",
             error=outcome.error)
         if reporter:
             reporter.update()
+
+
+async def lists_seen_meanwhile(ctx: VideoContext, item: FrontierItem) -> None:
+    """Add to the crawled video the lists other list pages added to its item meanwhile."""
+    doc = await ctx.store.get_doc("frontier", item.id)
+    lists = (doc or {}).get("payload", {}).get("card", {}).get("lists") or []
+    if set(lists) - set(item.payload["card"].get("lists") or []):
+        await ctx.store.add_lists("videos", item.key, "lists", lists)
 
 
 async def claimed(

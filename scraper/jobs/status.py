@@ -9,7 +9,8 @@ from ..store.base import Store
 from ..store.documents import from_doc
 from .tiers import format_duration, tier_named
 
-__all__ = ["MARKS", "corrupt_lines", "job_entries", "moves_line", "next_due_line", "status_lines"]
+__all__ = ["MARKS", "channel_lines", "corrupt_lines", "job_entries", "moves_line",
+           "next_due_line", "status_lines"]
 
 # One document per monitor job: each video's tier-move counters as the last status saw them.
 MARKS = "status_marks"
@@ -39,6 +40,7 @@ async def status_lines(store: Store, now: datetime) -> list[str]:
         counts = await store.frontier_counts(doc["_id"], kind="video")
         lines.append(f"run {doc['_id']} ({doc['job']}): running; videos " + ", ".join(
             f"{counts[state]} {state}" for state in ("pending", "claimed", "done", "failed")))
+    lines += await channel_lines(store)
     lines = lines or [f"nothing scheduled in {store.description}"]
     return lines + await corrupt_lines(store)
 
@@ -53,16 +55,36 @@ async def corrupt_lines(store: Store) -> list[str]:
                                    for collection, doc_id, why in corrupt)]
 
 
+async def channel_lines(store: Store) -> list[str]:
+    """How many channels, their snapshots and last visit; then one line per channel."""
+    channels = await store.find_page("channels", {}, sort=[("last_visit", -1)])
+    if not channels:
+        return []
+    snapshots = await store.count("channel_snapshots")
+    lines = [f"channels: {len(channels)}, {snapshots} snapshots, last visit "
+             f"{_clock(channels[0]['last_visit'])}"]
+    for doc in channels:
+        figures = ", ".join(f"{doc.get(name + '_text') or '?'} {label}" for name, label in
+                            (("followers", "followers"), ("videos", "videos"),
+                             ("plays", "plays")))
+        lines.append(f"  {doc['_id']} {doc.get('name', '')}: {figures}; last visit "
+                     f"{_clock(doc['last_visit'])}")
+    return lines
+
+
 def _job_lines(job: MonitorJob, entries: list[ScheduleEntry], now: datetime) -> list[str]:
     until = f"until {_clock(job.until)}" if job.until else "no end set"
     state = "ended" if job.until is not None and job.until <= now else "active"
-    lines = [f"monitor {job.category} ({job.site}), since {_clock(job.started)}, {until}: "
-             f"{state}"]
+    what = job.category if job.catalogue else f"{len(job.channels)} channels"
+    lines = [f"monitor {what} ({job.site}), since {_clock(job.started)}, {until}: {state}"]
     for entry in entries:
+        last = (f"failed: {_short(entry.last_error)}" if entry.last_error else
+                "ok" if entry.last_visit else "not yet")
         if entry.kind == "catalogue":
-            lines.append(f"  catalogue: next read {_when(entry.due, now)}; last read "
-                         + (f"failed: {_short(entry.last_error)}" if entry.last_error else
-                            "ok" if entry.last_visit else "not yet"))
+            lines.append(f"  catalogue: next read {_when(entry.due, now)}; last read {last}")
+        elif entry.kind == "channel":
+            lines.append(f"  channel {entry.key} ({entry.tier}): next visit "
+                         f"{_when(entry.due, now)}; last visit {last}")
     by_tier: dict[str, list[ScheduleEntry]] = {}
     for entry in entries:
         if entry.kind == "video":

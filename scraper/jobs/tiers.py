@@ -104,12 +104,23 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-def parse_tiers(text: str, *, default_rates: Sequence[float] = ()) -> tuple[Tier, ...]:
+def parse_tiers(
+    text: str, *, default_rates: Sequence[float] = (), flag: str = "--tiers"
+) -> tuple[Tier, ...]:
     """Tiers from ``--tiers``, hottest first; each but the last needs a threshold.
 
     A tier without ``@RATE`` takes the default threshold of its position. Every mistake
-    is a one-line ``ConfigError``.
+    is a one-line ``ConfigError`` naming ``flag`` (``--channel-tiers`` reads the same way).
     """
+    try:
+        return _parse_tiers(text, default_rates)
+    except ConfigError as exc:
+        if flag == "--tiers":
+            raise
+        raise ConfigError(str(exc).replace("--tiers", flag)) from None
+
+
+def _parse_tiers(text: str, default_rates: Sequence[float]) -> tuple[Tier, ...]:
     items = [part.strip() for part in text.split(",")]
     if not any(items):
         raise ConfigError(f"empty --tiers: {_TIERS_HELP}")

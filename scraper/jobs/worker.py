@@ -36,7 +36,7 @@ from ..store.documents import from_doc
 from .leases import Claim, Claimer, claim_or_give_back, serve
 from .monitor import active_jobs, monitor_claimer
 from .outcome import Clock, Outcome, utc_now
-from .run import finish_run_if_drained
+from .run import finish_run_if_drained, lists_seen_meanwhile
 
 __all__ = ["JobClaimers", "run_worker"]
 
@@ -70,6 +70,7 @@ def run_claimer(session: Resources, run: RunRecord) -> Claimer:
 async def crawl_item(ctx: VideoContext, item: FrontierItem) -> None:
     outcome = await process_video(ctx, CardInfo(**item.payload["card"]))
     ctx.stats.note(video_key(outcome.status))
+    await lists_seen_meanwhile(ctx, item)
     await ctx.store.frontier_finish(
         item.id, state="failed" if outcome.status == "failed" else "done", error=outcome.error)
     await finish_run_if_drained(ctx.store, ctx.run)

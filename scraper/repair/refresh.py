@@ -1,6 +1,7 @@
 """``scrape refresh-selectors``: check the current selectors on live pages, repair drift.
 
-1. Render a sample of catalogue and video pages of the category in Chromium.
+1. Render a sample of catalogue and video pages of the category in Chromium (and, with
+   ``--channel``, each channel's home and first list page: ``channel_samples``).
 2. Gather what is already known about them: the videos stored by earlier runs (static
    fields exactly, counts as a range since they only grow), the pager's expected page
    number and next-page URL, and the element fingerprints kept by earlier runs.
@@ -23,12 +24,19 @@ from ..api.tokens import api_matcher
 from ..browser.options import browser_options
 from ..browser.pool import Browser, TabPool
 from ..config import Settings
-from ..errors import BrowserError, SiteUnreachable
+from ..errors import BrowserError, ConfigError, SiteUnreachable
 from ..models import Video
 from ..site.load import Site, load_site
+from ..site.profile import channel_uid
 from ..site.selector_files import SelectorSet, write_version
 from ..store.base import Store
 from ..store.target import open_store
+from .channel_samples import (
+    ChannelPages,
+    channel_head_sample,
+    sample_channels,
+    stored_channels,
+)
 from .evidence import recall
 from .relocate import (
     Between,
@@ -90,7 +98,13 @@ async def refresh_selectors(settings: Settings, *, sample: int, write: bool) -> 
         try:
             pages = max(2, sample // 3)
             catalogue_pages = await sample_catalogue(site, settings, tabs, pages=pages)
-            stored = await stored_videos(store, catalogue_pages)
+            uids = [channel_uid(text) for text in settings.channels]
+            if uids and not (site.channel and site.channel_videos):
+                raise ConfigError(f"selector set {site.profile.selector_set} has no channel "
+                                  "pages to check")
+            channel_pages = await sample_channels(site, lambda url: _render(tabs, url), uids)
+            lists = [(p.list_url, p.videos, 1) for p in channel_pages if p.videos]
+            stored = await stored_videos(store, [*catalogue_pages, *lists])
             vids = list(stored) or linked_vids(site, catalogue_pages)
             video_pages = await sample_videos(site, tabs, vids[:sample])
         finally:
@@ -106,7 +120,24 @@ async def refresh_selectors(settings: Settings, *, sample: int, write: bool) -> 
                           video_pages]),
         ):
             reports.append(await repair_page(store, site, selectors, samples, write=write))
+        if channel_pages:
+            reports += await repair_channel_pages(store, site, channel_pages, stored,
+                                                  write=write)
     return RefreshReport(pages=tuple(reports), known_videos=len(stored))
+
+
+async def repair_channel_pages(
+    store: Store, site: Site, pages: Sequence[ChannelPages], stored: Mapping[str, Video], *,
+    write: bool,
+) -> list[PageReport]:
+    """The channel head and the channel list, checked (and repaired) like the others."""
+    channels = await stored_channels(store, [p.uid for p in pages])
+    lists = [(p.list_url, p.videos, 1) for p in pages if p.videos]
+    heads = [channel_head_sample(p.home_url, p.home, channels.get(p.uid))
+             for p in pages if p.home]
+    items = [catalogue_sample(url, html, stored) for url, html, _ in lists]
+    return [await repair_page(store, site, site.channel, heads, write=write),
+            await repair_page(store, site, site.channel_videos, items, write=write)]
 
 
 # --- sampling live pages --------------------------------------------------------------

@@ -18,6 +18,9 @@ class Site:
     catalogue: tuple[SelectorSet, ...]
     pager: tuple[SelectorSet, ...]
     video: tuple[SelectorSet, ...]
+    # Empty when the selector set has no channel pages (the site then follows no channel).
+    channel: tuple[SelectorSet, ...] = ()
+    channel_videos: tuple[SelectorSet, ...] = ()
 
 
 def load_site(settings: Settings) -> Site:
@@ -29,4 +32,13 @@ def load_site(settings: Settings) -> Site:
         catalogue=load_selectors(profile, "catalogue"),
         pager=load_selectors(profile, "pager"),
         video=load_selectors(profile, "video"),
+        channel=_optional(profile, "channel"),
+        channel_videos=_optional(profile, "channel_videos"),
     )
+
+
+def _optional(profile: SiteProfile, page: str) -> tuple[SelectorSet, ...]:
+    """A page type's selectors if the set has that page directory, else none."""
+    if not (profile.pages_dir / page).is_dir():
+        return ()
+    return load_selectors(profile, page)

@@ -10,6 +10,7 @@ Malformed files raise :class:`SelectorFileError` in one line (``toml_fields``).
 from __future__ import annotations
 
 import importlib.resources
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "HOST_ROLES",
     "Category",
     "SiteProfile",
+    "channel_uid",
     "default_selectors_dir",
     "list_sites",
     "load_profile",
@@ -35,6 +37,10 @@ _PROFILE_TABLES = {
     "api": ("ups", "comments", "comment_app", "comment_page_size", "ccode"),
     "urls": ("catalogue_first", "catalogue_page", "video"),
 }
+# A profile without them cannot follow channels (``--channel`` says so).
+_OPTIONAL_URLS = ("channel", "channel_videos")
+# A channel's uid in a link or as typed: "UMTIz", "UMTIz==", "//i.host/i/UMTIz==/videos".
+_UID = re.compile(r"^(?:(?:https?:)?//[^/]+)?(?:/i/)?([A-Za-z0-9_+-]+)=*(?:/.*)?(?:[?#].*)?$")
 _PROFILE_KEYS = {"name", "selectors", "scheme", "paths", "categories", "media_hosts",
                  *_PROFILE_TABLES}
 _CATEGORY_KEYS = {"slug", "module", "label"}
@@ -101,6 +107,8 @@ class SiteProfile:
     paths: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Hosts that serve only media (segment CDNs): the browser never needs them.
     media_hosts: tuple[str, ...] = ()
+    channel_path: str | None = None
+    channel_videos_path: str | None = None
 
     def url(self, role: str, path: str = "") -> str:
         """``{scheme}://{host of role}{path}``."""
@@ -128,6 +136,22 @@ class SiteProfile:
     def video_url(self, vid: str) -> str:
         """URL of a video page; ``vid`` may carry its ``==`` padding or not."""
         return self.url("video", self.video_path.format(vid=vid.rstrip("=")))
+
+    def channel_url(self, uid: str) -> str:
+        """URL of a channel's home page (``uid`` as :func:`channel_uid` gives it)."""
+        return self.url("channel", self._channel_template("channel").format(uid=uid))
+
+    def channel_videos_url(self, uid: str, page: int = 1) -> str:
+        """URL of page ``page`` (1-based) of a channel's video list."""
+        template = self._channel_template("channel_videos")
+        return self.url("channel", template.format(uid=uid, n=page))
+
+    def _channel_template(self, key: str) -> str:
+        template = self.channel_path if key == "channel" else self.channel_videos_path
+        if template is None:
+            raise ConfigError(f"site {self.name} has no urls.{key} template: it cannot "
+                              "follow channels")
+        return template
 
     @property
     def ups_url(self) -> str:
@@ -159,7 +183,8 @@ def load_profile(site: str, *, selectors_dir: Path | None = None) -> SiteProfile
     tables = {}
     for name, keys in _PROFILE_TABLES.items():
         table = require(path, doc, name, dict)
-        reject_unknown(path, table, set(keys), prefix=f"{name}.")
+        reject_unknown(path, table, {*keys, *(_OPTIONAL_URLS if name == "urls" else ())},
+                       prefix=f"{name}.")
         tables[name] = {k: require(path, table, k, int if k == "comment_page_size" else str,
                                 prefix=f"{name}.") for k in keys}
     scheme = require(path, doc, "scheme", str)
@@ -173,6 +198,7 @@ def load_profile(site: str, *, selectors_dir: Path | None = None) -> SiteProfile
         raise field_error(path, "key 'selectors'",
                           f"no selector set at {root / selector_set}/pages")
     _check_templates(path, tables["urls"])
+    channel_urls = _channel_urls(path, doc["urls"])
     paths = require(path, doc, "paths", dict) if "paths" in doc else {}
     media = require(path, doc, "media_hosts", list) if "media_hosts" in doc else []
     if not all(isinstance(h, str) and h for h in media):
@@ -186,7 +212,8 @@ def load_profile(site: str, *, selectors_dir: Path | None = None) -> SiteProfile
         comment_page_size=api["comment_page_size"], ccode=api["ccode"],
         catalogue_first=urls["catalogue_first"], catalogue_page=urls["catalogue_page"],
         video_path=urls["video"], paths=MappingProxyType({k: str(v) for k, v in paths.items()}),
-        media_hosts=tuple(media),
+        media_hosts=tuple(media), channel_path=channel_urls.get("channel"),
+        channel_videos_path=channel_urls.get("channel_videos"),
     )
 
 
@@ -197,6 +224,26 @@ def _check_templates(path: Path, urls: Mapping[str, str]) -> None:
         for placeholder in placeholders:
             if placeholder not in urls[key]:
                 raise field_error(path, f"key 'urls.{key}'", f"template lacks {placeholder}")
+
+
+def _channel_urls(path: Path, urls: Mapping[str, Any]) -> dict[str, str]:
+    found = {key: require(path, urls, key, str, prefix="urls.")
+             for key in _OPTIONAL_URLS if key in urls}
+    needs = {"channel": ("{uid}",), "channel_videos": ("{uid}", "{n}")}
+    for key, template in found.items():
+        for placeholder in needs[key]:
+            if placeholder not in template:
+                raise field_error(path, f"key 'urls.{key}'", f"template lacks {placeholder}")
+    return found
+
+
+def channel_uid(text: str) -> str:
+    """A channel's uid from what a user typed: the uid with or without its ``==``, or a
+    link to the channel (``http://i.youku.test/i/UMTIz==``, also protocol-relative)."""
+    match = _UID.match(text.strip())
+    if not match or (text.strip().startswith(("http", "//")) and "/i/" not in text):
+        raise ConfigError(f"not a channel uid or channel link: {text!r}")
+    return match[1]
 
 
 def _categories(path: Path, table: Mapping[str, Any]) -> dict[str, Category]:

@@ -11,7 +11,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
-from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from ..models import (
+    Channel,
+    ChannelSnapshot,
+    Comment,
+    FrontierItem,
+    RunRecord,
+    ScheduleEntry,
+    Snapshot,
+    Video,
+)
 from .documents import Doc, DocId
 
 __all__ = ["OnCorrupt", "Store"]
@@ -49,6 +58,20 @@ class Store(Protocol):
         """Upsert under ``visit_id`` (default ``vid:run_id``), so a redone visit is one."""
 
     async def get_video(self, vid: str) -> Video | None: ...
+
+    async def save_channel(self, channel: Channel) -> None:
+        """Upsert; ``first_visit`` stays as the first visit left it, the rest follows."""
+
+    async def add_channel_snapshot(
+        self, snap: ChannelSnapshot, *, visit_id: str | None = None
+    ) -> None:
+        """Upsert under ``visit_id`` (default ``uid:run_id``), so a redone visit is one."""
+
+    async def add_lists(
+        self, collection: str, doc_id: str, path: str, lists: Sequence[str]
+    ) -> bool:
+        """Add ``lists`` to the array at ``path`` of an existing document (each value once;
+        nothing is removed); False when there is no such document (none is created)."""
 
     async def start_run(self, run: RunRecord) -> None: ...
 

@@ -3,9 +3,10 @@
 Both stores speak MongoDB's update language: the builders here (``video_update``,
 ``claim_update``, ...) say once what a write means; ``MongoStore`` (``mongo.py``) sends
 them to the server and ``SqliteStore`` (``sqlite.py``) applies them with ``apply_update``
-(``$set``, ``$setOnInsert``, ``$inc``), ``matches`` (equality, ``$lt``, ``$lte``, ``$gt``,
-``$gte``, ``$in``, ``$regex``, ``$or``) and ``sort_docs``: only what the builders and the
-dashboard's reads use, and any other operator is an error rather than a silent mismatch.
+(``$set``, ``$setOnInsert``, ``$inc``, ``$addToSet``), ``matches`` (equality, ``$lt``,
+``$lte``, ``$gt``, ``$gte``, ``$in``, ``$regex``, ``$or``) and ``sort_docs``: only what the
+builders and the dashboard's reads use, and any other operator is an error rather than a
+silent mismatch.
 So the merge rules (static video fields kept from the first crawl, frontier leases) are
 written once.
 """
@@ -25,6 +26,8 @@ from pydantic import BaseModel
 from ..models import (
     DYNAMIC_VIDEO_FIELDS,
     STATIC_VIDEO_FIELDS,
+    Channel,
+    ChannelSnapshot,
     Comment,
     FrontierItem,
     RunRecord,
@@ -44,6 +47,8 @@ __all__ = [
     "DocId",
     "Update",
     "apply_update",
+    "channel_snapshot_doc",
+    "channel_update",
     "check_collection",
     "claim_query",
     "claim_update",
@@ -55,6 +60,7 @@ __all__ = [
     "held_query",
     "job_query",
     "keyed",
+    "lists_update",
     "matches",
     "misfit",
     "misfit_query",
@@ -98,7 +104,27 @@ def video_update(video: Video) -> Update:
     on_insert |= {"vid": video.vid, "crawl.first": crawl.pop("first")}
     latest = {name: doc[name] for name in sorted(DYNAMIC_VIDEO_FIELDS)}
     latest |= {f"crawl.{name}": value for name, value in crawl.items()}
-    return {"$setOnInsert": on_insert, "$set": latest}
+    update: Update = {"$setOnInsert": on_insert, "$set": latest}
+    return update | lists_update("lists", doc["lists"])
+
+
+def lists_update(path: str, lists: Sequence[str]) -> Update:
+    """Add ``lists`` to the array at ``path`` (each once; what was there stays; an empty
+    array where there was none)."""
+    return {"$addToSet": {path: {"$each": list(dict.fromkeys(lists))}}}
+
+
+def channel_update(channel: Channel) -> Update:
+    """``first_visit`` on insert only; the name, avatar and figures follow the latest visit."""
+    doc = channel.model_dump()
+    first = doc.pop("first_visit")
+    return {"$setOnInsert": {"first_visit": first},
+            "$set": {k: v for k, v in doc.items()}}
+
+
+def channel_snapshot_doc(snap: ChannelSnapshot, visit_id: str | None) -> Doc:
+    """``_id`` ``uid:run_id`` by default, so a redone visit of a run is one snapshot."""
+    return {"_id": visit_id or f"{snap.uid}:{snap.run_id}", **snap.model_dump()}
 
 
 def comment_doc(comment: Comment) -> Doc:
@@ -160,10 +186,14 @@ def renew_update(lease_s: float, now: datetime) -> Update:
 
 
 def schedule_insert(entry: ScheduleEntry) -> Update:
-    """A new entry as given; a known one keeps its schedule and takes the newer card."""
+    """A new entry as given; a known one keeps its schedule and takes the newer card,
+    whose ``lists`` add to those the entry's card had (a video seen in several lists)."""
     doc = entry.model_dump()
-    return {"$setOnInsert": {k: v for k, v in doc.items() if k != "card"},
-            "$set": {"card": doc["card"]}}
+    card = {f"card.{k}": v for k, v in doc["card"].items() if k != "lists"}
+    update: Update = {"$setOnInsert": {k: v for k, v in doc.items() if k != "card"}}
+    if card:
+        update["$set"] = card
+    return update | lists_update("card.lists", doc["card"].get("lists") or [])
 
 
 def schedule_claim_query(job: str, *, due_by: datetime, now: datetime) -> Doc:
@@ -243,14 +273,23 @@ def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
     for op, fields in update.items():
         if op == "$setOnInsert" and doc is not None:
             continue
-        if op not in ("$set", "$setOnInsert", "$inc"):
+        if op not in ("$set", "$setOnInsert", "$inc", "$addToSet"):
             raise ValueError(f"unsupported update operator {op}")
         for path, value in fields.items():
-            if op == "$inc":
+            if op == "$addToSet":
+                value = _added(_get(new, path), value)
+            elif op == "$inc":
                 current = _get(new, path)
                 value = (0 if current is _MISSING else current) + value
             _put(new, path, copy.deepcopy(value))
     return new
+
+
+def _added(current: Any, operand: Any) -> list[Any]:
+    """``$addToSet`` (with or without ``$each``): the array with the new values appended."""
+    values = operand["$each"] if isinstance(operand, Mapping) else [operand]
+    array = [] if current is _MISSING or current is None else list(current)
+    return array + [v for i, v in enumerate(values) if v not in array and v not in values[:i]]
 
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:

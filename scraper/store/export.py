@@ -19,7 +19,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from ..errors import StoreError
-from ..models import Comment, Snapshot, Video
+from ..models import Channel, ChannelSnapshot, Comment, Snapshot, Video
 from .base import OnCorrupt, Store
 from .documents import Doc, misfit
 from .filters import ExportFilter, export_query
@@ -27,11 +27,14 @@ from .tables import Rows, table_of
 
 __all__ = ["FORMATS", "export"]
 
-Collection = Literal["videos", "comments", "snapshots"]
+Collection = Literal["videos", "comments", "snapshots", "channels", "channel-snapshots"]
 Format = Literal["jsonl", "csv", "parquet"]
 FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet")
 
-_MODELS: dict[str, type[BaseModel]] = {"videos": Video, "comments": Comment, "snapshots": Snapshot}
+_MODELS: dict[str, type[BaseModel]] = {"videos": Video, "comments": Comment, "snapshots": Snapshot,
+                                       "channels": Channel, "channel-snapshots": ChannelSnapshot}
+# What ``--what`` calls a collection, where it differs from the collection's name.
+_COLLECTIONS = {"channel-snapshots": "channel_snapshots"}
 
 
 async def export(
@@ -48,9 +51,10 @@ async def export(
         raise ValueError(f"cannot export {what!r}: choose one of {', '.join(_MODELS)}")
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: choose {', '.join(FORMATS)}")
-    query = await export_query(store, what, keep or ExportFilter())
-    docs = _checked(store.iter_docs(what, query, on_corrupt=on_corrupt), what, on_corrupt,
-                    typed=fmt == "parquet")
+    collection = _COLLECTIONS.get(what, what)
+    query = await export_query(store, collection, keep or ExportFilter())
+    docs = _checked(store.iter_docs(collection, query, on_corrupt=on_corrupt), what,
+                    on_corrupt, typed=fmt == "parquet")
     columns = ["_id", *_MODELS[what].model_fields]
     if fmt == "jsonl":
         return await _jsonl(docs, columns, out)

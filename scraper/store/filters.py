@@ -34,6 +34,8 @@ FIELDS: dict[str, Fields] = {
     "videos": Fields(time="crawl.last", vid="_id", run=_CRAWLED_BY),  # _id is the vid
     "comments": Fields(time="time", vid="vid"),
     "snapshots": Fields(time="ts", vid="vid"),
+    "channels": Fields(time="last_visit", vid=None),
+    "channel_snapshots": Fields(time="ts", vid=None),
 }
 
 
@@ -91,5 +93,6 @@ async def category_runs(store: Store) -> dict[str, list[str]]:
     found: dict[str, set[str]] = {}
     for collection in ("runs", "monitors"):
         for doc in await store.find_page(collection, {}):
-            found.setdefault(doc["category"], set()).add(doc["_id"])
+            for label in doc["category"].split("+"):  # several lists: "today-hot+military"
+                found.setdefault(label, set()).add(doc["_id"])
     return {category: sorted(ids) for category, ids in sorted(found.items())}

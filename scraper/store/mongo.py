@@ -1,19 +1,10 @@
-"""The store: videos, comments, snapshots, runs and the crawl frontier.
+"""``MongoStore``: the ``Store`` (``base.py``) in MongoDB; ``SqliteStore`` is the other.
 
-One ``Store`` protocol (``base.py``), two implementations, opened by ``open_store``:
-
-* ``MongoStore`` (here): MongoDB through motor. Every pymongo/bson error becomes a
-  ``StoreError`` in this module, raised ``from`` the original.
-* ``SqliteStore`` (``sqlite.py``): the embedded store, one SQLite file.
-
-Both write the same MongoDB update documents, built once in ``documents.py``
-(``video_update``, ``claim_update``, ...): ``MongoStore`` sends them to the server,
-``SqliteStore`` applies them to the documents it reads. So the merge rules (static video
-fields kept from the first crawl, frontier leases) are written once. A batch (comments,
-frontier items, schedule entries) is one ``bulk_write``.
-
-Only this module imports motor or pymongo (the SQLite store uses bson's codec alone);
-switching to PyMongo's own async API changes ``MongoStore`` alone.
+Every pymongo/bson error becomes a ``StoreError`` here, raised ``from`` the original. Both
+stores write the update documents of ``documents.py`` (``video_update``, ...): this one
+sends them, ``SqliteStore`` applies them, so the merge rules (static video fields kept,
+frontier leases) are written once. A batch is one ``bulk_write``. Only this module imports
+motor or pymongo (indexes: ``mongo_indexes.py``), so a switch of driver changes it alone.
 """
 
 from __future__ import annotations
@@ -30,7 +21,16 @@ from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from ..errors import ConfigError, StoreError
-from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from ..models import (
+    Channel,
+    ChannelSnapshot,
+    Comment,
+    FrontierItem,
+    RunRecord,
+    ScheduleEntry,
+    Snapshot,
+    Video,
+)
 from .base import OnCorrupt
 from .documents import (
     CLAIM_SORT,
@@ -41,6 +41,8 @@ from .documents import (
     Doc,
     DocId,
     Update,
+    channel_snapshot_doc,
+    channel_update,
     check_collection,
     claim_query,
     claim_update,
@@ -51,6 +53,7 @@ from .documents import (
     held_query,
     job_query,
     keyed,
+    lists_update,
     misfit,
     misfit_query,
     move_update,
@@ -63,24 +66,12 @@ from .documents import (
     utc_now,
     video_update,
 )
+from .mongo_indexes import INDEXES
 from .mongo_values import aware, describe_uri, one_line
 
 __all__ = ["FRONTIER_STATES", "MongoStore", "mongo_answers"]
 
 _DUPLICATE_KEY = 11000
-
-# The dashboard's Videos table filters and sorts on the videos' fields; its live view and
-# growth figures read snapshots by time.
-INDEXES: dict[str, list[list[tuple[str, int]]]] = {
-    "videos": [[("crawl.last", 1)], [("stat_play", 1)], [("comment_total", 1)],
-               [("category", 1)], [("channel_name", 1)], [("status", 1)]],
-    "comments": [[("vid", 1)]],
-    "snapshots": [[("vid", 1), ("ts", 1)], [("ts", 1)]],
-    "frontier": [[("job", 1), ("state", 1), *CLAIM_SORT]],
-    "runs": [[("job", 1), ("started", -1)]],
-    "schedule": [[("job", 1), ("state", 1), *SCHEDULE_SORT]],
-}
-
 
 
 async def mongo_answers(uri: str, *, timeout_s: float = 2.0) -> bool:
@@ -223,6 +214,18 @@ class MongoStore:
         doc = await self.get_doc("videos", vid)
         return None if doc is None else from_doc(Video, doc)
 
+    async def save_channel(self, channel: Channel) -> None:
+        await self._update_one("channels", {"_id": channel.uid}, channel_update(channel),
+                               upsert=True)
+
+    async def add_channel_snapshot(self, snap: ChannelSnapshot, *,
+                                   visit_id: str | None = None) -> None:
+        await self._replace("channel_snapshots", channel_snapshot_doc(snap, visit_id))
+
+    async def add_lists(self, collection: str, doc_id: str, path: str,
+                        lists: Sequence[str]) -> bool:
+        return await self._update_one(collection, {"_id": doc_id}, lists_update(path, lists))
+
     async def start_run(self, run: RunRecord) -> None:
         await self._replace("runs", run_doc(run))
 
@@ -341,10 +344,11 @@ class MongoStore:
         query = {"_id": entry_id, "state": "pending", "due": was}
         return await self._update_one("schedule", query, move_update(due, tier))
 
-    async def _update_one(self, collection: str, query: Doc, update: Update) -> bool:
+    async def _update_one(self, collection: str, query: Doc, update: Update, *,
+                          upsert: bool = False) -> bool:
         col = await self._col(collection)
         with self._errors(f"updating {collection}"):
-            result = await col.update_one(query, update)
+            result = await col.update_one(query, update, upsert=upsert)
         return result.matched_count > 0
 
     async def iter_docs(

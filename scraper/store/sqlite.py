@@ -32,7 +32,16 @@ from typing import Any, Literal, Self, TypeVar
 from bson.errors import BSONError
 
 from ..errors import StoreError
-from ..models import Comment, FrontierItem, RunRecord, ScheduleEntry, Snapshot, Video
+from ..models import (
+    Channel,
+    ChannelSnapshot,
+    Comment,
+    FrontierItem,
+    RunRecord,
+    ScheduleEntry,
+    Snapshot,
+    Video,
+)
 from . import sqlite_ops as ops
 from .base import OnCorrupt
 from .dirstore_import import DirImport
@@ -43,6 +52,8 @@ from .documents import (
     Doc,
     DocId,
     Update,
+    channel_snapshot_doc,
+    channel_update,
     claim_update,
     comment_doc,
     finish_update,
@@ -51,6 +62,7 @@ from .documents import (
     held_query,
     job_query,
     keyed,
+    lists_update,
     move_update,
     renew_update,
     run_doc,
@@ -169,6 +181,21 @@ class SqliteStore:
     async def get_video(self, vid: str) -> Video | None:
         doc = await self.get_doc("videos", vid)
         return None if doc is None else from_doc(Video, doc)
+
+    async def save_channel(self, channel: Channel) -> None:
+        await self._write("saving a channel", ops.update_one, "channels", channel.uid,
+                          channel_update(channel))
+
+    async def add_channel_snapshot(
+        self, snap: ChannelSnapshot, *, visit_id: str | None = None
+    ) -> None:
+        await self._write("adding a channel snapshot", ops.put, "channel_snapshots",
+                          [channel_snapshot_doc(snap, visit_id)])
+
+    async def add_lists(
+        self, collection: str, doc_id: str, path: str, lists: Sequence[str]
+    ) -> bool:
+        return await self._update(collection, {"_id": doc_id}, lists_update(path, lists)) > 0
 
     async def start_run(self, run: RunRecord) -> None:
         await self._write("starting a run", ops.put, "runs", [run_doc(run)])

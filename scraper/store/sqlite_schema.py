@@ -53,24 +53,29 @@ BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to e
 # what lets ``sqlite_query`` sort and compare in SQL exactly as MongoDB would.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "videos": ("stat_play", "comment_total", "category", "channel_name", "status", "title",
-               "crawl.last", "crawl.run_id"),
+               "crawl.last", "crawl.run_id", "channel_link"),
     "comments": ("vid",),
     "snapshots": ("vid", "ts"),
     "frontier": ("job", "state", "kind", "priority", "seq", "lease_until"),
     "schedule": ("job", "state", "due", "lease_until"),
     "runs": ("job", "status", "started"),
+    "channels": ("last_visit",),
+    "channel_snapshots": ("uid", "ts"),
 }
-DATE_COLUMNS = frozenset({"ts", "due", "lease_until", "started", "crawl.last"})
+DATE_COLUMNS = frozenset({"ts", "due", "lease_until", "started", "crawl.last", "last_visit"})
 _INDEXES: dict[str, tuple[str, ...]] = {
     # (column, id): the page's ids come from the index alone, ties in id order (the
     # dashboard sorts by the first three descending, first).
     "videos": ("stat_play DESC, id", "comment_total DESC, id", '"crawl.last" DESC, id',
-               "category, id", "channel_name, id", "status, id", '"crawl.run_id", id'),
+               "category, id", "channel_name, id", "status, id", '"crawl.run_id", id',
+               "channel_link"),
     "comments": ("vid",),
     "snapshots": ("vid, ts", "ts"),  # a video's series; the dashboard's new since
     "frontier": ("job, state, priority DESC, seq",),  # a claim: pending, best first
     "schedule": ("job, state, due, id",),  # a claim: pending, most overdue first
     "runs": ("job, started", "status"),
+    "channels": ("last_visit",),
+    "channel_snapshots": ("uid, ts",),
 }
 # Aware datetimes in bson's own UTC: converting each to datetime.UTC would halve decoding.
 _CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=True)
@@ -216,14 +221,14 @@ def _check_ours(conn: sqlite3.Connection, path: Path, *, allow_empty: bool) -> b
 def _upgrade(conn: sqlite3.Connection, path: Path) -> None:
     """Bring a store an older scrape wrote up to this version: add the columns and indexes
     it lacks and fill the new columns from the documents, in one transaction."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+    if (conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION
+            and not any(_missing(conn, collection) for collection in COLUMNS)):
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            for collection in COLUMNS:
-                _add_columns(conn, collection)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for collection in COLUMNS:
+            _add_columns(conn, collection)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK")
@@ -231,22 +236,28 @@ def _upgrade(conn: sqlite3.Connection, path: Path) -> None:
                          "was") from exc
 
 
+def _missing(conn: sqlite3.Connection, collection: str) -> list[str]:
+    """``collection``'s columns its table lacks (none when there is no table yet)."""
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table(collection)})")}
+    return [c for c in COLUMNS[collection] if present and c not in present]
+
+
 def _add_columns(conn: sqlite3.Connection, collection: str) -> None:
-    if not has_table(conn, collection):
-        ensure_table(conn, collection)
-        return
-    name = table(collection)
-    present = {row[1] for row in conn.execute(f"PRAGMA table_info({name})")}
-    missing = [c for c in COLUMNS[collection] if c not in present]
+    name, missing = table(collection), _missing(conn, collection)
     for column in missing:
         conn.execute(f"ALTER TABLE {name} ADD COLUMN {column_sql(column)}")
-    if missing:
-        sets = ", ".join(f"{column_sql(c)} = ?" for c in missing)
-        rows = conn.execute(f"SELECT id, doc FROM {name}").fetchall()
-        conn.executemany(f"UPDATE {name} SET {sets} WHERE id = ?", (
-            (*(sql_value(get_path(decode(doc), c)) for c in missing), doc_id)
-            for doc_id, doc in rows))
-    ensure_table(conn, collection)  # the indexes
+    sets = ", ".join(f"{column_sql(c)} = ?" for c in missing)
+    last = -1
+    while missing:  # a thousand rows at a time: a large table never sits in memory
+        rows = conn.execute(f"SELECT rowid, doc FROM {name} WHERE rowid > ? ORDER BY rowid "
+                            "LIMIT 1000", (last,)).fetchall()
+        if not rows:
+            break
+        conn.executemany(f"UPDATE {name} SET {sets} WHERE rowid = ?", (
+            (*(sql_value(get_path(decode(doc), c)) for c in missing), rowid)
+            for rowid, doc in rows))
+        last = rows[-1][0]
+    ensure_table(conn, collection)  # the table if new, and the indexes
 
 
 def _initialize(conn: sqlite3.Connection, path: Path, fill: Sequence[Fill]) -> bool:

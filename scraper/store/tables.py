@@ -22,7 +22,7 @@ _VIDEO_FLAT = ["_id", "vid", "url", "title", "subtitle", "duration_s", "duration
                "comment_num", "comment_total", "status"]
 VIDEO_COLUMNS = [*_VIDEO_FLAT, "segments", "segments_ok", "segments_bytes", "segment_paths",
                  "comment_hot", "crawl_first", "crawl_last", "crawl_run_id", "crawl_worker",
-                 "crawl_errors", "crawl_selectors"]
+                 "crawl_errors", "crawl_selectors", "lists"]
 
 
 def comment_rows(doc: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -56,6 +56,7 @@ def video_row(doc: Mapping[str, Any]) -> dict[str, Any]:
         "crawl_errors": "; ".join(crawl.get("errors") or []),
         "crawl_selectors": " ".join(f"{page}={version}" for page, version
                                     in sorted((crawl.get("selectors") or {}).items())),
+        "lists": " | ".join(doc.get("lists") or []),
     }
 
 

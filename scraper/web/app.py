@@ -1,7 +1,8 @@
 """``scrape dashboard``: a read-only aiohttp app over any ``Store``.
 
 Routes: ``/`` (Overview), ``/videos`` (the table, filtered, sorted and paged on the
-server), ``/video/{vid}``, ``/thumb/{vid}`` (the thumbnail file the crawl saved),
+server), ``/video/{vid}``, ``/channels``, ``/channel/{uid}`` (followers against time and
+the channel's videos), ``/thumb/{vid}`` (the thumbnail file the crawl saved),
 ``/events`` (server-sent events: the store's version whenever it changes, so open pages
 refresh themselves while a crawl or a monitor writes) and ``/static/*`` (plotly.js from
 the ``plotly`` package, the app's script and style). Only GET; every page carries a
@@ -21,7 +22,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ..store.base import Store
-from .charts import hourly_figure, read_series, series_figure
+from .channels import channel_list, channel_view
+from .charts import hourly_figure, read_channel_series, read_series, series_figure
 from .overview import overview, store_version
 from .pages import CSP, render, static_text
 from .snapshots import SnapshotIndex
@@ -56,6 +58,8 @@ def make_app(store: Store, *, poll_s: float = 2.0, page_size: int = 50) -> web.A
     app.router.add_get("/", _overview)
     app.router.add_get("/videos", _videos)
     app.router.add_get("/video/{vid}", _video)
+    app.router.add_get("/channels", _channels)
+    app.router.add_get("/channel/{uid}", _channel)
     app.router.add_get("/thumb/{vid}", _thumb)
     app.router.add_get("/events", _events)
     app.router.add_get("/static/{name}", _static)
@@ -130,6 +134,21 @@ async def _video(request: web.Request) -> web.Response:
         request, "video.html", v=video, fields=video_fields(video),
         thumb=_thumb_file(video) is not None, figure=series_figure([series], ["views", "comments"]),
         snapshots=series.snapshots, comments=comments, comment_count=len(comments))
+
+
+async def _channels(request: web.Request) -> web.Response:
+    return await _page(request, "channels.html",
+                       channels=await channel_list(request.app[STORE_KEY]))
+
+
+async def _channel(request: web.Request) -> web.Response:
+    store, uid = request.app[STORE_KEY], request.match_info["uid"]
+    found = await channel_view(store, uid)
+    if found is None:
+        raise web.HTTPNotFound(text=f"no channel {uid} in the store")
+    series = await read_channel_series(store, uid)
+    return await _page(request, "channel.html", c=found, snapshots=series.snapshots,
+                       figure=series_figure([series], ["followers"]))
 
 
 def video_fields(video: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -16,13 +16,15 @@ from typing import Any, Literal
 from ..store.base import Store
 from ..store.documents import Doc
 
-__all__ = ["METRICS", "Metric", "Series", "hourly_figure", "read_series", "series_figure"]
+__all__ = ["METRICS", "Metric", "Series", "hourly_figure", "read_channel_series", "read_series",
+           "series_figure"]
 
-Metric = Literal["views", "comments"]
-# Metric -> (snapshot field, axis title).
-METRICS: dict[str, tuple[str, str]] = {
-    "views": ("stat_play", "views"),
-    "comments": ("comment_total", "comments (comment_total)"),
+Metric = Literal["views", "comments", "followers"]
+# Metric -> (snapshot field, axis title, the field holding the text the site showed).
+METRICS: dict[str, tuple[str, str, str]] = {
+    "views": ("stat_play", "views", "stat_play_text"),
+    "comments": ("comment_total", "comments (comment_total)", "stat_play_text"),
+    "followers": ("followers", "followers", "followers_text"),
 }
 
 
@@ -46,6 +48,14 @@ async def read_series(store: Store, vid: str, *, since: datetime | None = None) 
     return Series(vid=vid, label=f"{title} ({vid})" if title else vid, snapshots=snaps)
 
 
+async def read_channel_series(store: Store, uid: str) -> Series:
+    """A channel's snapshots, oldest first, labelled with its name."""
+    snaps = await store.find_page("channel_snapshots", {"uid": uid}, sort=[("ts", 1)])
+    channel = await store.get_doc("channels", uid)
+    name = channel.get("name") if channel else None
+    return Series(vid=uid, label=f"{name} ({uid})" if name else uid, snapshots=snaps)
+
+
 def series_figure(series: Sequence[Series], metrics: Sequence[Metric]) -> dict[str, Any]:
     """One chart: a line per video and metric; with two metrics, comments on a right axis."""
     traces = [_trace(one, metric, axis=n, named=len(series) > 1 or len(metrics) > 1)
@@ -63,14 +73,14 @@ def series_figure(series: Sequence[Series], metrics: Sequence[Metric]) -> dict[s
 
 
 def _trace(series: Series, metric: Metric, *, axis: int, named: bool) -> dict[str, Any]:
-    field, label = METRICS[metric]
+    field, label, shown = METRICS[metric]
     snaps = [s for s in series.snapshots if s.get(field) is not None]
     name = f"{series.label} · {label}" if named else label
     return {
         "type": "scatter", "mode": "lines+markers", "name": html.escape(name),
         "x": [s["ts"].isoformat() for s in snaps], "y": [s[field] for s in snaps],
         "yaxis": "y2" if axis else "y",
-        "customdata": [[html.escape(s.get("stat_play_text") or ""), s.get("tier") or "",
+        "customdata": [[html.escape(s.get(shown) or ""), s.get("tier") or "",
                         html.escape(s.get("run_id") or "")] for s in snaps],
         "hovertemplate": (f"{html.escape(series.vid)}<br>%{{x}}<br>{label}: %{{y}}"
                           "<br>shown: %{customdata[0]} · tier %{customdata[1]}"
