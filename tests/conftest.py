@@ -82,6 +82,15 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+@pytest.fixture(scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    """A headless Chromium of its own for a module (pages of ours, no replica mapping)."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        yield browser
+        await browser.close()
+
+
 @asynccontextmanager
 async def chromium_for(path: str, rep: Replica) -> AsyncIterator[Browser]:
     """A headless Chromium whose ``*.test`` hosts all resolve to ``rep``."""

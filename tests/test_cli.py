@@ -402,8 +402,9 @@ async def test_run_video_crawls_exactly_those_videos(replica: Any, tmp_path: Pat
     assert sorted(videos) == sorted([first, second, third])  # no catalogue was read
     for vid, doc in videos.items():
         truth = replica.truth.video(vid)
-        assert (doc["title"], doc["channel_name"], doc["duration_s"]) == (
-            truth.title, truth.channel_name, truth.duration_s)
+        # No card was read: the title is the one the video page shows (the long one).
+        assert (doc["title"], doc["subtitle"], doc["channel_name"], doc["duration_s"]) == (
+            truth.subtitle, truth.subtitle, truth.channel_name, truth.duration_s)
     assert run["counters"].get("catalogue.pages", 0) == 0
     rc, _, err = await scrape(*run_args(replica, tmp_path), "--video", "no such thing?",
                               cwd=tmp_path)

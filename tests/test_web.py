@@ -26,7 +26,7 @@ import pytest
 from aiohttp import ClientSession, web
 from mongomock_motor import AsyncMongoMockClient
 from PIL import Image
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from scraper.jobs.monitor import run_monitor
 from scraper.jobs.run import run_crawl
@@ -38,7 +38,7 @@ from scraper.store.sqlite import SqliteStore
 from scraper.web.app import make_app
 from scraper.web.files import write_plot, write_report
 from scraper.web.snapshots import Visit, growth_per_hour
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import CHROMIUM
 from tests.test_cli import SCRAPE, one_error_line, scrape
 from tests.test_crawl import crawl_settings
 from tests.test_monitor import growth, replica_clock, split_threshold
@@ -121,14 +121,6 @@ async def add_hostile_text(store: Store, vid: str, *, at: datetime) -> None:
     await store.save_comments([
         Comment(vid=vid, id=900000001, time=at, content=XSS_SCRIPT, user_name="<u>x</u>",
                 num_reply=1, replies=[reply])])
-
-
-@pytest.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        yield browser
-        await browser.close()
 
 
 @dataclass

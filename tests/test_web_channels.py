@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from mongomock_motor import AsyncMongoMockClient
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from scraper.jobs.monitor import run_monitor
 from scraper.jobs.run import run_crawl
@@ -23,7 +23,7 @@ from scraper.store.base import Store
 from scraper.store.mongo import MongoStore
 from scraper.store.sqlite import SqliteStore
 from scraper.web.app import make_app
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, MakeReplica
+from tests.conftest import MakeReplica
 from tests.test_crawl import crawl_settings
 from tests.test_monitor import replica_clock
 from tests.test_store import make_channel
@@ -77,14 +77,6 @@ async def filled(make_replica: MakeReplica, tmp_path_factory: pytest.TempPathFac
     artifacts = tmp / "artifacts"
     artifacts.mkdir()
     yield Filled(client, sqlite_path, found.uid, artifacts)
-
-
-@pytest.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture(params=["mongodb", "sqlite"])

@@ -4,7 +4,8 @@ Every pymongo/bson error becomes a ``StoreError`` here, raised ``from`` the orig
 stores write the update documents of ``documents.py`` (``video_update``, ...): this one
 sends them, ``SqliteStore`` applies them, so the merge rules (static video fields kept,
 frontier leases) are written once. A batch is one ``bulk_write``. Only this module imports
-motor or pymongo (indexes: ``mongo_indexes.py``), so a switch of driver changes it alone.
+motor or pymongo (with ``mongo_client.py``, which makes the client; indexes:
+``mongo_indexes.py``), so a switch of driver changes it alone.
 """
 
 from __future__ import annotations
@@ -66,31 +67,13 @@ from .documents import (
     utc_now,
     video_update,
 )
+from .mongo_client import mongo_answers, new_client
 from .mongo_indexes import INDEXES
 from .mongo_values import aware, describe_uri, one_line
 
-__all__ = ["FRONTIER_STATES", "MongoStore", "mongo_answers"]
+__all__ = ["FRONTIER_STATES", "MongoStore", "mongo_answers"]  # the probe lives in mongo_client
 
 _DUPLICATE_KEY = 11000
-
-
-async def mongo_answers(uri: str, *, timeout_s: float = 2.0) -> bool:
-    """Whether a MongoDB server answers a ping at ``uri`` within ``timeout_s``."""
-    client: AsyncIOMotorClient[Doc] | None = None
-    try:
-        client = _new_client(uri, timeout_s)
-        await client["admin"].command("ping")
-    except (PyMongoError, BSONError):  # handled: a probe; no answer means no
-        return False
-    finally:
-        if client is not None:
-            client.close()
-    return True
-
-
-def _new_client(uri: str, timeout_s: float) -> AsyncIOMotorClient[Doc]:
-    ms = max(1, int(timeout_s * 1000))
-    return AsyncIOMotorClient(uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, tz_aware=True)
 
 
 class MongoStore:
@@ -121,7 +104,7 @@ class MongoStore:
     async def __aenter__(self) -> Self:
         if self._client is None:
             try:
-                self._client = _new_client(self._uri, self._timeout_s)
+                self._client = new_client(self._uri, self._timeout_s)
             except ValueError as exc:  # pymongo's URI parser: a bad port, IPv6 literal, …
                 raise ConfigError(f"bad MongoDB URI {self.description}: "
                                   f"{one_line(exc)}") from exc
