@@ -57,6 +57,7 @@ class CardInfo(_Record):
     page: int = 1
     # The lists the video was seen in: "category:today-hot", "channel:UMTIz".
     lists: list[str] = Field(default_factory=list)
+    published: str | None = None  # the day a channel's list shows (YYYY-MM-DD)
 
 
 class Segment(_Record):
@@ -125,6 +126,9 @@ class Video(_Record):
     crawl: CrawlInfo
     # Every list (category, channel) the video was seen in; a write adds, never removes.
     lists: list[str] = Field(default_factory=list)
+    # The publication day its channel's list shows, as shown (catalogues show none); a
+    # visit from a list without it keeps the one stored.
+    published: str | None = None
 
 
 # Kept from the first crawl (MongoDB `$setOnInsert`); everything else follows the
@@ -134,7 +138,7 @@ STATIC_VIDEO_FIELDS: frozenset[str] = frozenset(
      "channel_link", "url"}
 )
 DYNAMIC_VIDEO_FIELDS: frozenset[str] = frozenset(
-    set(Video.model_fields) - STATIC_VIDEO_FIELDS - {"vid", "crawl", "lists"}
+    set(Video.model_fields) - STATIC_VIDEO_FIELDS - {"vid", "crawl", "lists", "published"}
 )
 
 

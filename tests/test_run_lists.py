@@ -81,6 +81,7 @@ async def test_run_channel_stores_every_video_of_the_channel(channel_run: Any) -
     for doc in videos.values():
         assert_video_as_truth(doc, truth, now)
         assert doc["lists"] == [f"channel:{found.uid}"]
+        assert doc["published"] == truth.video(doc["_id"]).published_date  # as the list shows
     assert list(channels) == [found.uid]
     assert_channel_as_truth(channels[found.uid], found)
     assert channels[found.uid]["first_visit"] == channels[found.uid]["last_visit"]

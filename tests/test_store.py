@@ -175,6 +175,16 @@ async def test_lists_are_added_never_lost(store: Store) -> None:
     assert doc is not None and doc["payload"] == {"key": "a", "card": {"lists": ["x"]}}
 
 
+async def test_a_publication_day_stays_when_a_later_list_shows_none(store: Store) -> None:
+    await store.save_video(make_video(published="2018-06-21", lists=["channel:U1"]))
+    await store.save_video(make_video(lists=["category:today-hot"]))  # a catalogue: no day
+    got = await store.get_video("XMTEx")
+    assert got is not None and got.published == "2018-06-21"
+    await store.save_video(make_video(published="2018-06-22"))  # as the list shows it now
+    got = await store.get_video("XMTEx")
+    assert got is not None and got.published == "2018-06-22"
+
+
 # --- videos, comments, snapshots --------------------------------------------------------
 
 

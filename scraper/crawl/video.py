@@ -287,6 +287,7 @@ def build_video(
     return Video(
         # A video no catalogue listed (`monitor --track`) has no card title: the page's.
         vid=card.vid, url=card.url, title=card.title or fields.get("subtitle") or "",
+        published=card.published,
         subtitle=fields.get("subtitle"),
         duration_s=card.duration_s if card.duration_s is not None else play.seconds,
         duration_text=card.duration_text,

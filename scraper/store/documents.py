@@ -104,6 +104,8 @@ def video_update(video: Video) -> Update:
     on_insert |= {"vid": video.vid, "crawl.first": crawl.pop("first")}
     latest = {name: doc[name] for name in sorted(DYNAMIC_VIDEO_FIELDS)}
     latest |= {f"crawl.{name}": value for name, value in crawl.items()}
+    if doc["published"] is not None:  # else a list that shows no date: keep the stored one
+        latest["published"] = doc["published"]
     update: Update = {"$setOnInsert": on_insert, "$set": latest}
     return update | lists_update("lists", doc["lists"])
 

@@ -19,7 +19,7 @@ COMMENT_COLUMNS = ["_id", "vid", "id", "thread", "parent_id", "depth", "time", "
 _VIDEO_FLAT = ["_id", "vid", "url", "title", "subtitle", "duration_s", "duration_text",
                "stat_play", "stat_play_text", "stat_cmt", "category", "channel_name",
                "channel_link", "thumb_url", "thumb_path", "stream_type", "unavailable",
-               "comment_num", "comment_total", "status"]
+               "comment_num", "comment_total", "status", "published"]
 VIDEO_COLUMNS = [*_VIDEO_FLAT, "segments", "segments_ok", "segments_bytes", "segment_paths",
                  "comment_hot", "crawl_first", "crawl_last", "crawl_run_id", "crawl_worker",
                  "crawl_errors", "crawl_selectors", "lists"]
