@@ -671,7 +671,7 @@ def _store_target(explicit: str | None) -> str:
 
     if asyncio.run(mongo_answers(config.DEFAULT_MONGODB_URI, timeout_s=2.0)):
         return config.DEFAULT_MONGODB_URI
-    click.echo(f"scrape: no MongoDB at {config.DEFAULT_MONGODB_URI}; storing in "
+    click.echo(f"scrape: no MongoDB at {config.DEFAULT_MONGODB_URI}; using the store in "
                f"{config.DEFAULT_STORE_DIR} (pass --store to choose)", err=True)
     return config.DEFAULT_STORE_DIR
 

@@ -97,7 +97,22 @@ async def test_the_filter_is_the_stores_query(store: Store) -> None:
     assert await export_query(store, "snapshots", keep) == {
         "vid": {"$in": ["XMTEx"]}, "ts": {"$gte": T0}}
     assert await export_query(store, "videos", keep) == {
-        "_id": {"$in": ["XMTEx"]}, "crawl.last": {"$gte": T0}, "crawl.run_id": {"$in": ["r1"]}}
+        "_id": {"$in": ["XMTEx"]}, "crawl.last": {"$gte": T0}}
+
+
+async def test_category_follows_the_lists_a_video_was_seen_in(store: Store) -> None:
+    """A run of several lists counts for each of its categories; its videos' ``lists`` say
+    which one each was seen in."""
+    await store.start_run(RunRecord(run_id="r3", job="youku-replica:all",
+                                    site="youku-replica", category="today-hot+military",
+                                    started=T0))
+    for vid, seen in (("XMTE1", "category:military"), ("XMTE2", "channel:UMTIz")):
+        await store.save_video(make_video(vid, lists=[seen], crawl=CrawlInfo(
+            first=T0, last=T0, run_id="r3")))
+    assert ids(await exported(store, "videos", ExportFilter(category="military"))) == [
+        "XMTE1", "XMTEy"]
+    assert ids(await exported(store, "videos", ExportFilter(category="today-hot"))) == [
+        "XMTEx", "XMTEz"]
 
 
 async def test_a_filter_on_a_field_a_collection_lacks_is_bad_input(

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .base import Store
+from .documents import get_path
 
 __all__ = ["FIELDS", "ExportFilter", "Fields", "category_runs", "export_query"]
 
@@ -61,15 +62,24 @@ async def export_query(store: Store, collection: str, keep: ExportFilter) -> dic
         query[_need(fields.time, "--since/--until", collection)] = {
             op: at for op, at in bounds.items() if at is not None}
     if keep.category:
-        runs = await _runs_of(store, keep.category)
-        if fields.run is not None:
-            query[fields.run] = {"$in": runs}
-        else:
-            of_category = await store.distinct("videos", "vid", {_CRAWLED_BY: {"$in": runs}})
-            vid_path = _need(fields.vid, "--category", collection)
-            chosen = query.get(vid_path, {}).get("$in", of_category)
-            query[vid_path] = {"$in": sorted(set(chosen) & set(of_category))}
+        of_category = await _videos_of(store, keep.category)
+        vid_path = _need(fields.vid, "--category", collection)
+        chosen = query.get(vid_path, {}).get("$in", of_category)
+        query[vid_path] = {"$in": sorted(set(chosen) & set(of_category))}
     return query
+
+
+async def _videos_of(store: Store, category: str) -> list[str]:
+    """The videos seen in ``category``'s catalogue: those whose ``lists`` name it, and
+    those stored before lists were kept (no ``lists``) whose crawling run read it. (A run
+    of several lists reads each; its videos say in ``lists`` which they were seen in.)"""
+    runs, wanted = set(await _runs_of(store, category)), f"category:{category}"
+    found = []
+    for doc in await store.find_page("videos", {}):
+        lists = doc.get("lists") or []
+        if wanted in lists or (not lists and get_path(doc, _CRAWLED_BY) in runs):
+            found.append(doc["_id"])
+    return found
 
 
 async def _runs_of(store: Store, category: str) -> list[str]:
