@@ -59,6 +59,7 @@ class Count(StrEnum):
     VISITS_CATALOGUE = "visits.catalogue"
     VISITS_CHANNEL = "visits.channel"
     VISITS_FAILED = "visits.failed"
+    CHANNELS_RECORDED = "channels.recorded"
     COMMENTS_NEW = "comments.new"
     COMMENTS_STORED = "comments.stored"
     COMMENTS_FAILED = "comments.failed"
@@ -218,6 +219,11 @@ def format_summary(stats: Stats, *, store: str, media: str | None, elapsed_s: fl
         f"{stats[Count.BROWSER_PAGE_CRASHES]} page crashes, {stats[Count.BROWSER_PAGE_TIMEOUTS]} "
         f"hung pages, {stats[Count.BROWSER_RECYCLES]} recycled",
     ]
+    if stats[Count.CHANNELS_RECORDED]:
+        shown = stats.examples.get(Count.CHANNELS_RECORDED, [])[:3]
+        more = stats[Count.CHANNELS_RECORDED] - len(shown)
+        lines.append(f"  channels:  {stats[Count.CHANNELS_RECORDED]} recorded with a snapshot: "
+                     + "; ".join(shown) + (f"; {more} more" if more > 0 else ""))
     if media:
         lines.append(f"  media:     {media}")
     drift = sorted(k for k in stats if k.startswith((_DRIFT, _FALLBACK)))

@@ -23,6 +23,17 @@ def test_keys_are_defined_once_and_typos_fail() -> None:
     assert all(key.value == key.value.strip().lower() for key in Count)
 
 
+def test_summary_names_the_channels_recorded_only_when_there_are_some() -> None:
+    stats = Stats()
+    stats.note(Count.VIDEOS_OK, n=3)
+    assert "channels:" not in format_summary(stats, store="s", media=None, elapsed_s=1.0)
+    for n in range(5):
+        stats.note(Count.CHANNELS_RECORDED, f"频道{n} ({n}万 followers)")
+    text = format_summary(stats, store="s", media=None, elapsed_s=1.0)
+    assert ("  channels:  5 recorded with a snapshot: 频道0 (0万 followers); "
+            "频道1 (1万 followers); 频道2 (2万 followers); 2 more") in text.splitlines()
+
+
 def test_summary_counts_each_video_once_and_names_failures() -> None:
     stats = Stats()
     stats.note(Count.VIDEOS_OK, n=7)

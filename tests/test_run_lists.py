@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from scraper.jobs.run import CrawlOutcome, run_crawl
+from scraper.progress import Count
 from scraper.site.extract import extract_page
 from scraper.site.load import load_site
 from scraper.store.target import open_store
@@ -91,6 +92,8 @@ async def test_run_channel_stores_every_video_of_the_channel(channel_run: Any) -
         == {k: channels[found.uid][k] for k in ("uid", "followers", "followers_text", "videos",
                                                 "plays_text")}
     assert outcome.run.category == f"channel:{found.uid}"
+    assert outcome.stats.examples[Count.CHANNELS_RECORDED] == [
+        f"{found.name} ({found.followers_text} followers)"]  # the summary's channels line
     assert outcome.stats["videos.failed"] == 0
 
 

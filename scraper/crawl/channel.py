@@ -21,7 +21,7 @@ from tenacity import (
 
 from ..errors import BrowserError, ConfigError, SelectorDrift, UnknownChannel
 from ..models import CardInfo, Channel, ChannelSnapshot
-from ..progress import drift_key
+from ..progress import Count, drift_key
 from ..site.extract import Extraction, extract_items, extract_page
 from .context import VideoContext
 
@@ -129,6 +129,8 @@ async def visit_channel(
     await ctx.store.save_channel(channel)
     snap = channel_snapshot(channel, run_id=ctx.run.run_id, tier=tier)
     await ctx.store.add_channel_snapshot(snap, visit_id=visit_id)
+    ctx.stats.note(Count.CHANNELS_RECORDED, f"{channel.name} ({channel.followers_text or '?'} "
+                   "followers)")
     return channel
 
 
