@@ -124,15 +124,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--videos", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--media", required=True)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--chromium", default=shared.CHROMIUM)
-    args = parser.parse_args()
-    Path(args.media).mkdir(parents=True, exist_ok=True)
+    args = shared.job_args()
     process = CrawlerProcess(settings(args))
     process.crawl(YoukuSpider, port=args.port, videos=args.videos, media=args.media)
     process.start()

@@ -11,6 +11,7 @@ Runs in bench/.venv-peers (parsel comes with Scrapy); imports nothing from scrap
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import json
@@ -40,6 +41,20 @@ CATALOGUE_URL = "http://news.youku.test/index/jrrm"
 CHROMIUM = "/usr/bin/chromium-headless-shell"
 _VID = re.compile(r"id_([A-Za-z0-9]+)")
 _JSONP = re.compile(r"^[\s;]*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.DOTALL)
+
+
+def job_args() -> argparse.Namespace:
+    """A peer job's command line (what bench/compare.py passes); makes the media folder."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--videos", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--media", required=True)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--chromium", default=CHROMIUM)
+    args = parser.parse_args()
+    Path(args.media).mkdir(parents=True, exist_ok=True)
+    return args
 
 
 def chromium_args(port: int) -> list[str]:
