@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from mongomock_motor import AsyncMongoMockClient
 
 from scraper.store.base import Store
@@ -17,18 +15,11 @@ from scraper.store.export import export
 from scraper.store.filters import ExportFilter
 from scraper.store.mongo import MongoStore
 from scraper.store.sqlite import SqliteStore
+from tests import test_filters
 from tests.test_filters import fill
 
 TIME = pa.timestamp("ms", tz="UTC")
-
-
-@pytest.fixture(params=["sqlite", "mongodb"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store = (SqliteStore(tmp_path / "p.db") if request.param == "sqlite" else
-                     MongoStore("mongodb://mock/parquet", client=AsyncMongoMockClient()))
-    async with opened:
-        await fill(opened)
-        yield opened
+store = test_filters.store  # the fixture: each store kind, filled as test_filters fills it
 
 
 async def read_back(store: Store, what: Any, **keep: Any) -> pa.Table:
