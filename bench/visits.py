@@ -2,15 +2,18 @@
 
 Launches `chromium-headless-shell` through Playwright with the scraper's own flags, reads
 video URLs from the catalogue, then visits them over a few tabs the way `browser/pool.py`
-does (navigate to `commit`, capture the UPS and comment-page-1 replies, read
-`outerHTML`), and prints the CPU seconds of the driver and of each Chromium process kind
-during the visits, the peak PSS by kind, and the driver messages that reached Python per
-visit. Each option changes one thing, so runs can be compared alternately (A/B/A/B):
+does (navigate to `commit`, capture the UPS and comment-page-1 replies held by CDP
+Fetch interception, read `outerHTML`), and prints the CPU seconds of the driver and of
+each Chromium process kind during the visits, the peak PSS by kind, and the driver
+messages that reached Python per visit. Each option changes one thing, so runs can be
+compared alternately (A/B/A/B):
 
     python bench/visits.py                                   # the scraper's settings
     python bench/visits.py --add-flag=--single-process       # one more Chromium flag
     python bench/visits.py --drop-flag=--process-per-site    # one flag less
     python bench/visits.py --viewport 320x240
+    python bench/visits.py --mode events      # Playwright response events instead
+    python bench/visits.py --visits-per-page 20  # tabs get a new page more often
     python bench/visits.py --mode poll        # wait for the page's globals instead
     python bench/visits.py --mode minimize    # windows minimised (hidden) through CDP
     python bench/visits.py --mode pressure    # a memory-pressure signal every 25 visits
@@ -89,7 +92,7 @@ async def visit(page: Page, url: str, mode: str) -> bool:
         await page.goto(url, wait_until="commit")
         await page.wait_for_function("window.__ups && window.__ups.data && "
                                      "window.ykComment && window.ykComment.data")
-    else:
+    elif mode == "events":
         got: dict[str, Response] = {}
         both = asyncio.Event()
 
@@ -105,13 +108,48 @@ async def visit(page: Page, url: str, mode: str) -> bool:
         await asyncio.wait_for(both.wait(), 20)
         await asyncio.gather(*(r.text() for r in got.values()))
         page.remove_listener("response", on_response)
+    else:  # the scraper's way: the two replies held by CDP Fetch interception
+        state = FETCH[page]
+        state["got"], state["both"] = {}, asyncio.Event()
+        await page.goto(url, wait_until="commit")
+        await asyncio.wait_for(state["both"].wait(), 20)
     html = await page.evaluate("document.documentElement.outerHTML")
     return 'id="subtitle"' in html
 
 
+FETCH: dict[Page, dict[str, Any]] = {}
+
+
+async def fetch_capture(context: BrowserContext, page: Page) -> None:
+    """Pause only the two API replies at the response stage (CDP Fetch with patterns)
+    and read their bodies, instead of a Playwright response event for every request."""
+    cdp = await context.new_cdp_session(page)
+    state: dict[str, Any] = {"got": {}, "both": asyncio.Event()}
+    FETCH[page] = state
+
+    async def paused(event: dict[str, Any]) -> None:
+        rid = event["requestId"]
+        try:
+            body = await cdp.send("Fetch.getResponseBody", {"requestId": rid})
+            name = "ups" if "/ups/get.json" in event["request"]["url"] else "comments"
+            state["got"][name] = body["body"]
+            if len(state["got"]) == 2:
+                state["both"].set()
+        finally:
+            await cdp.send("Fetch.continueRequest", {"requestId": rid})
+
+    cdp.on("Fetch.requestPaused", lambda e: asyncio.ensure_future(paused(e)))
+    await cdp.send("Fetch.enable", {"patterns": [
+        {"urlPattern": "*//ups.youku.test/ups/get.json*", "requestStage": "Response"},
+        {"urlPattern": "*//p.comments.youku.test/ycp/comment/pc/commentList*",
+         "requestStage": "Response"}]})
+
+
 async def tab(context: BrowserContext, urls: asyncio.Queue[str], mode: str,
-              pressure: Any) -> int:
+              pressure: Any, per_page: int) -> int:
     page, ok, done = await context.new_page(), 0, 0
+    if mode in ("fetch", "minimize", "pressure"):
+        await fetch_capture(context, page)
     if mode == "minimize":
         cdp = await context.new_cdp_session(page)
         window = await cdp.send("Browser.getWindowForTarget")
@@ -120,6 +158,11 @@ async def tab(context: BrowserContext, urls: asyncio.Queue[str], mode: str,
     while not urls.empty():
         ok += await visit(page, urls.get_nowait(), mode)
         done += 1
+        if done % per_page == 0:
+            await page.close()
+            page = await context.new_page()
+            if mode in ("fetch", "minimize", "pressure"):
+                await fetch_capture(context, page)
         if pressure is not None and done % 25 == 0:
             await pressure.send("Memory.simulatePressureNotification", {"level": "critical"})
     return ok
@@ -144,8 +187,9 @@ async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
         MESSAGES.clear()
         peak.start()
         started = time.monotonic()
-        ok = sum(await asyncio.gather(*(tab(context, queue, args.mode, pressure)
-                                        for _ in range(args.tabs))))
+        tabs = (tab(context, queue, args.mode, pressure, args.visits_per_page)
+                for _ in range(args.tabs))
+        ok = sum(await asyncio.gather(*tabs))
         wall = time.monotonic() - started
         peak.done.set()
         cpu: dict[str, float] = collections.Counter()
@@ -159,6 +203,7 @@ async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
         "messages_per_visit": {k: round(v / max(visits, 1), 2) for k, v in MESSAGES.most_common()},
         "load": os.getloadavg()[0], "mode": args.mode, "added": args.add_flag,
         "dropped": args.drop_flag, "viewport": args.viewport,
+        "visits_per_page": args.visits_per_page,
         "node_options": os.environ.get("NODE_OPTIONS"),
     }
 
@@ -167,12 +212,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--visits", type=int, default=120)
     parser.add_argument("--tabs", type=int, default=4)
-    parser.add_argument("--mode", choices=["capture", "poll", "minimize", "pressure"],
-                        default="capture")
+    parser.add_argument("--mode", choices=["fetch", "events", "poll", "minimize", "pressure"],
+                        default="fetch")
     parser.add_argument("--add-flag", action="append", default=[])
     parser.add_argument("--drop-flag", action="append", default=[],
                         help="a flag of the scraper's, by name (--js-flags)")
     parser.add_argument("--viewport", default="1280x720")
+    parser.add_argument("--visits-per-page", type=int, default=100,
+                        help="visits before a tab's page is replaced (the scraper's default)")
     arguments = parser.parse_args()
     with replica(max(150, arguments.visits)) as replica_port:
         print(json.dumps(asyncio.run(main(arguments, replica_port)), ensure_ascii=False))

@@ -40,6 +40,13 @@ def test_matcher_needs_host_path_and_video() -> None:
     assert not page1(f"http://c.test/list?objectId={vid}&currentPage=2")
 
 
+def test_matcher_glob_lets_the_browser_hold_only_its_host_and_path() -> None:
+    match = api_matcher("ups.youku.test", "/ups/get.json", vid=encode(1), vid_params=("vid",))
+    assert match.url_glob == "*//ups.youku.test*/ups/get.json*"
+    odd = api_matcher("a.test", "/x*y?z", vid=encode(1), vid_params=("vid",))
+    assert odd.url_glob == "*//a.test*/x\\*y\\?z*"
+
+
 def test_sign_read_from_request_and_kept_fresh() -> None:
     sign = comment_sign_from_url("http://c.test/l?app=1&sign=abc&time=1700000000")
     assert sign is not None and (sign.sign, sign.time) == ("abc", "1700000000")

@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
+    "ApiMatcher",
     "CommentSign",
     "SignJar",
     "api_matcher",
@@ -48,24 +48,44 @@ def vid_forms(vid: str) -> frozenset[str]:
     return frozenset(forms)
 
 
+@dataclass(frozen=True, slots=True)
+class ApiMatcher:
+    """Requests to ``host`` + ``path`` whose query names the video (in one of
+    ``vid_params``) and carries every ``extra`` value; the browser holds only URLs that
+    match ``url_glob`` for it to decide on."""
+
+    host: str
+    path: str
+    forms: frozenset[str]
+    vid_params: tuple[str, ...]
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def url_glob(self) -> str:
+        """Any scheme and port, this host and path, any query (CDP's wildcards)."""
+        return f"*//{_glob_escape(self.host)}*{_glob_escape(self.path)}*"
+
+    def __call__(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.hostname != self.host or parts.path != self.path:
+            return False
+        query = parse_qs(parts.query)
+        if not any(v in self.forms for name in self.vid_params for v in query.get(name, ())):
+            return False
+        return all(query.get(k, [None])[0] == v for k, v in self.extra)
+
+
 def api_matcher(
     host: str, path: str, *, vid: str, vid_params: tuple[str, ...],
     extra: dict[str, str] | None = None,
-) -> Callable[[str], bool]:
+) -> ApiMatcher:
     """A predicate for URLs of ``host``+``path`` whose query names ``vid``."""
-    forms = vid_forms(vid)
-    wanted = dict(extra or {})
+    return ApiMatcher(host=host, path=path, forms=vid_forms(vid), vid_params=vid_params,
+                      extra=tuple(sorted((extra or {}).items())))
 
-    def matches(url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.hostname != host or parts.path != path:
-            return False
-        query = parse_qs(parts.query)
-        if not any(v in forms for name in vid_params for v in query.get(name, ())):
-            return False
-        return all(query.get(k, [None])[0] == v for k, v in wanted.items())
 
-    return matches
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?\\" else c for c in text)
 
 
 @dataclass(frozen=True, slots=True)

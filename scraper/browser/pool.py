@@ -7,6 +7,8 @@ browser (``PageLost``: the caller retries the visit, which opens a new page).
 Images and web fonts are off in the renderer (``--blink-settings``) and the site's media
 hosts resolve nowhere for the browser: no interception route, which would send every
 request through the Playwright driver (a third of Chromium's CPU per visit, measured).
+The API replies a visit waits for are held and read by ``capture.ReplyCatcher`` (CDP
+Fetch for their URLs only), not by a response event for every request.
 Every Playwright error stops here as a ``BrowserError``.
 """
 
@@ -15,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from playwright.async_api import BrowserContext, Page, Response
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from ..errors import BrowserError, PageLost
 from ..progress import Count
+from .capture import Captured, ReplyCatcher, UrlMatcher
 from .chromium import Browser
 from .error_map import first_line, playwright_errors, within
 from .options import BrowserOptions
@@ -34,20 +37,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-UrlMatcher = Callable[[str], bool]
-
 # Past Playwright's own timeout, how long a page operation may take before the page
 # counts as hung anyway (the driver's timeout did not fire, or the call has none).
 _DEADLINE_GRACE_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Captured:
-    """A response the page's own scripts fetched while we watched."""
-
-    url: str
-    status: int
-    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +60,8 @@ class Tab:
         self._page: Page | None = None
         self._gone = False  # the page crashed or was closed under us
         self._visits = 0
-        self._wanted: dict[str, UrlMatcher] = {}
+        self._catcher: ReplyCatcher | None = None
         self._results: dict[str, asyncio.Future[Captured]] = {}
-        self._readers: set[asyncio.Task[None]] = set()
         self._cookies: dict[str, str] | None = None
 
     @property
@@ -89,9 +80,15 @@ class Tab:
         if self._page is None:
             self._context, page = await self._browser.open_page()
             self._page, self._gone, self._visits = page, False, 0
-            page.on("response", self._on_response)
             page.on("crash", self._on_crash)
             page.on("close", self._on_close)
+            context = self._context
+            try:
+                async with self._guard("cannot watch the page's requests"):
+                    self._catcher = await ReplyCatcher.attach(context, page)
+            except BrowserError:
+                await self.close()
+                raise
         return self._page
 
     def _on_crash(self, page: Page) -> None:
@@ -107,8 +104,8 @@ class Tab:
     def _page_gone(self) -> None:
         """Wake whoever waits for this page's replies: they will not come."""
         self._gone = True
-        for fut in self._results.values():
-            _fail(fut, PageLost("the page went away"))
+        if self._catcher is not None:
+            self._catcher.fail(PageLost("the page went away"))
 
     @contextlib.asynccontextmanager
     async def _guard(self, what: str, *, limit_s: float | None = None) -> AsyncIterator[None]:
@@ -136,21 +133,22 @@ class Tab:
         the page crashes, hangs or loses its browser on the way: visit again.
         """
         page = await self._ensure_page()
+        catcher = self._catcher
+        if catcher is None:
+            raise BrowserError("the tab has no page open")
         self._visits += 1
         await self._browser.visited(self._context)
-        loop = asyncio.get_running_loop()
-        self._wanted = dict(capture or {})
-        self._results = {name: loop.create_future() for name in self._wanted}
         timeout = wait_s if wait_s is not None else self._browser.options.timeout_s
         # With responses to wait for, those are the signal that the scripts ran; waiting
         # for DOMContentLoaded as well only adds latency.
         wait_until: Literal["commit", "domcontentloaded"] = (
-            "commit" if self._wanted else "domcontentloaded")
+            "commit" if capture else "domcontentloaded")
         try:
             async with self._guard(f"cannot load {url}", limit_s=timeout):
+                self._results = await catcher.expect(capture or {})
                 response = await page.goto(url, wait_until=wait_until, timeout=timeout * 1000)
         except BrowserError:
-            self._wanted = {}
+            catcher.stop()
             raise
         status = response.status if response else None
         # An error page makes none of the API calls we would otherwise wait for.
@@ -164,34 +162,15 @@ class Tab:
         if not self._results:
             return {}
         done, _ = await asyncio.wait(self._results.values(), timeout=limit_s)
-        self._wanted = {}
+        if self._catcher is not None:
+            self._catcher.stop()
         out: dict[str, Captured] = {}
         for name, fut in self._results.items():
-            if fut in done and fut.exception() is None:
+            if fut in done and not fut.cancelled() and fut.exception() is None:
                 out[name] = fut.result()
             elif not fut.done():
                 fut.cancel()
         return out
-
-    def _on_response(self, response: Response) -> None:
-        for name, matches in self._wanted.items():
-            fut = self._results.get(name)
-            if fut is not None and not fut.done() and matches(response.url):
-                task = asyncio.ensure_future(self._read(response, fut))
-                self._readers.add(task)
-                task.add_done_callback(self._readers.discard)
-                return
-
-    @staticmethod
-    async def _read(response: Response, fut: asyncio.Future[Captured]) -> None:
-        try:
-            with playwright_errors(f"cannot read {response.url}"):
-                body = await response.text()
-        except BrowserError as exc:
-            _fail(fut, exc)
-            return
-        if not fut.done():
-            fut.set_result(Captured(url=response.url, status=response.status, body=body))
 
     async def html(self) -> str:
         """The rendered DOM as HTML."""
@@ -219,20 +198,12 @@ class Tab:
 
     async def close(self) -> None:
         """Close the page; the next visit opens a fresh one."""
-        for task in list(self._readers):
-            task.cancel()
+        if self._catcher is not None:
+            self._catcher.close()
         context, page = self._context, self._page
-        self._context, self._page, self._cookies = None, None, None
+        self._context, self._page, self._cookies, self._catcher = None, None, None, None
         if context is not None:
             await self._browser.close_page(context, page)
-
-
-def _fail(fut: asyncio.Future[Captured], exc: BrowserError) -> None:
-    """Fail a capture; ``_collect`` reads the error if the visit still waits for it, and
-    a visit that was given up must not leave a "never retrieved" error behind."""
-    if not fut.done():
-        fut.set_exception(exc)
-        fut.exception()
 
 
 class TabPool:

@@ -1,0 +1,145 @@
+"""The API replies a page's own scripts fetch, read while the browser holds them.
+
+Listening to Playwright's ``response`` event costs every request of every visit: the
+driver makes a request and a response object for each, sends both to Python and keeps
+them (up to 10,000 of a kind) for the life of the browser context. Instead each page
+gets a CDP session with Fetch interception for the URL globs of the replies wanted:
+only requests matching a glob pause, at the response stage; the body is read while the
+reply is held, then it goes on to the page unchanged. Measured on 600 video visits over
+4 tabs: half the driver messages per visit, about 10 % less wall time and a driver that
+no longer grows with the visits (bench/visits.py --mode events|fetch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from playwright.async_api import BrowserContext, CDPSession, Page
+from playwright.async_api import Error as PlaywrightError
+
+from ..errors import BrowserError
+
+__all__ = ["Captured", "ReplyCatcher", "UrlMatcher"]
+
+log = logging.getLogger(__name__)
+
+
+class UrlMatcher(Protocol):
+    """Which reply to capture: ``url_glob`` (CDP's ``*`` and ``?`` wildcards, backslash
+    escapes) picks the requests the browser holds for us, the call decides among them."""
+
+    @property
+    def url_glob(self) -> str: ...
+
+    def __call__(self, url: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """A response the page's own scripts fetched while we watched."""
+
+    url: str
+    status: int
+    body: str
+
+
+class ReplyCatcher:
+    """Fetch interception on one page: the replies one visit waits for, as futures."""
+
+    def __init__(self, session: CDPSession) -> None:
+        self._session = session
+        self._globs: frozenset[str] = frozenset()
+        self._wanted: dict[str, UrlMatcher] = {}
+        self._results: dict[str, asyncio.Future[Captured]] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
+        session.on("Fetch.requestPaused", self._on_paused)
+
+    @classmethod
+    async def attach(cls, context: BrowserContext, page: Page) -> ReplyCatcher:
+        """A catcher on ``page``; nothing is held until ``expect`` names a reply."""
+        return cls(await context.new_cdp_session(page))
+
+    async def expect(self, wanted: Mapping[str, UrlMatcher]) -> dict[str, asyncio.Future[Captured]]:
+        """Watch for ``wanted`` from now on (the previous visit's wishes are dropped).
+
+        Interception grows to the union of every glob asked for on this page: a request
+        held for an older glob is simply let go, which costs less than a CDP call per
+        visit to narrow the patterns again.
+        """
+        for future in self._results.values():
+            future.cancel()
+        globs = self._globs | {matcher.url_glob for matcher in wanted.values()}
+        if globs != self._globs:
+            patterns = [{"urlPattern": glob, "requestStage": "Response"} for glob in sorted(globs)]
+            await self._session.send("Fetch.enable", {"patterns": patterns})
+            self._globs = globs
+        loop = asyncio.get_running_loop()
+        self._wanted = dict(wanted)
+        self._results = {name: loop.create_future() for name in wanted}
+        return self._results
+
+    def stop(self) -> None:
+        """The visit is over: replies arriving now are let go untouched."""
+        self._wanted = {}
+
+    def fail(self, exc: BrowserError) -> None:
+        """Wake whoever waits: the replies will not come (the page went away)."""
+        for future in self._results.values():
+            _fail(future, exc)
+
+    def close(self) -> None:
+        self.stop()
+        for task in list(self._handlers):
+            task.cancel()
+
+    def _on_paused(self, event: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(self._release(event))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    def _claim(self, url: str) -> asyncio.Future[Captured] | None:
+        for name, matches in self._wanted.items():
+            future = self._results.get(name)
+            if future is not None and not future.done() and matches(url):
+                return future
+        return None
+
+    async def _release(self, event: dict[str, Any]) -> None:
+        """Read a held reply if a visit wants it, then let it go on to the page."""
+        request_id, url = event["requestId"], event["request"]["url"]
+        status = event.get("responseStatusCode")
+        future = self._claim(url)
+        try:
+            # A redirect or a failed request has no body to read.
+            if future is not None and isinstance(status, int) and not 300 <= status < 400:
+                await self._read(request_id, url, status, future)
+        finally:
+            with contextlib.suppress(PlaywrightError):  # the page closed while held
+                await self._session.send("Fetch.continueRequest", {"requestId": request_id})
+
+    async def _read(self, request_id: str, url: str, status: int,
+                    future: asyncio.Future[Captured]) -> None:
+        try:
+            reply = await self._session.send("Fetch.getResponseBody", {"requestId": request_id})
+        except PlaywrightError as exc:
+            _fail(future, BrowserError(f"cannot read {url}: {str(exc).splitlines()[0]}"))
+            return
+        raw = reply.get("body", "")
+        body = (base64.b64decode(raw).decode("utf-8", errors="replace")
+                if reply.get("base64Encoded") else raw)
+        if not future.done():
+            future.set_result(Captured(url=url, status=status, body=body))
+
+
+def _fail(future: asyncio.Future[Captured], exc: BrowserError) -> None:
+    """Fail a capture; the visit reads the error if it still waits for it, and a visit
+    that was given up must not leave a "never retrieved" error behind."""
+    if not future.done():
+        future.set_exception(exc)
+        future.exception()
