@@ -13,6 +13,7 @@ compared alternately (A/B/A/B):
     python bench/visits.py --drop-flag=--process-per-site    # one flag less
     python bench/visits.py --viewport 320x240
     python bench/visits.py --mode events      # Playwright response events instead
+    python bench/visits.py --frames always    # Chromium draws every frame
     python bench/visits.py --visits-per-page 20  # tabs get a new page more often
     python bench/visits.py --mode poll        # wait for the page's globals instead
     python bench/visits.py --mode minimize    # windows minimised (hidden) through CDP
@@ -38,6 +39,7 @@ from common import cpu_s, pss_kb, replica, tree
 from playwright._impl import connection
 from playwright.async_api import BrowserContext, Page, Response, async_playwright
 
+from scraper.browser.frames import FRAME_FLAGS, begin_frame
 from scraper.config import DEFAULT_CHROMIUM_ARGS, HEADLESS_SHELL
 
 MESSAGES: collections.Counter[str] = collections.Counter()
@@ -112,7 +114,13 @@ async def visit(page: Page, url: str, mode: str) -> bool:
         state = FETCH[page]
         state["got"], state["both"] = {}, asyncio.Event()
         await page.goto(url, wait_until="commit")
-        await asyncio.wait_for(state["both"].wait(), 20)
+        for _ in range(200):
+            try:
+                await asyncio.wait_for(state["both"].wait(), 0.1)
+                break
+            except TimeoutError:
+                await frame(state)
+    await frame(FETCH.get(page, {}))
     html = await page.evaluate("document.documentElement.outerHTML")
     return 'id="subtitle"' in html
 
@@ -120,11 +128,25 @@ async def visit(page: Page, url: str, mode: str) -> bool:
 FETCH: dict[Page, dict[str, Any]] = {}
 
 
+FRAMES = {"on_demand": False, "lock": None}
+
+
+async def frame(state: dict[str, Any]) -> None:
+    """One frame, as the scraper asks for when Chromium draws on demand."""
+    if not FRAMES["on_demand"] or "cdp" not in state:
+        return
+    if FRAMES["lock"] is not None:
+        async with FRAMES["lock"]:
+            await begin_frame(state["cdp"])
+    else:
+        await begin_frame(state["cdp"])
+
+
 async def fetch_capture(context: BrowserContext, page: Page) -> None:
     """Pause only the two API replies at the response stage (CDP Fetch with patterns)
     and read their bodies, instead of a Playwright response event for every request."""
     cdp = await context.new_cdp_session(page)
-    state: dict[str, Any] = {"got": {}, "both": asyncio.Event()}
+    state: dict[str, Any] = {"got": {}, "both": asyncio.Event(), "cdp": cdp}
     FETCH[page] = state
 
     async def paused(event: dict[str, Any]) -> None:
@@ -170,6 +192,10 @@ async def tab(context: BrowserContext, urls: asyncio.Queue[str], mode: str,
 
 async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
     flags = [f for f in DEFAULT_CHROMIUM_ARGS if f.split("=")[0] not in args.drop_flag]
+    if args.frames != "always":
+        FRAMES["on_demand"] = True
+        FRAMES["lock"] = None if args.frames == "concurrent" else asyncio.Lock()
+        flags += FRAME_FLAGS
     flags += ["--no-sandbox", *args.add_flag,
               f"--host-resolver-rules=MAP *.ykcdn.test ~NOTFOUND, MAP *.test 127.0.0.1:{port}"]
     me = os.getpid()
@@ -202,7 +228,7 @@ async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
         "peak_pss_mb": {k: v // 1024 for k, v in peak.peak.items() if not k.startswith("python")},
         "messages_per_visit": {k: round(v / max(visits, 1), 2) for k, v in MESSAGES.most_common()},
         "load": os.getloadavg()[0], "mode": args.mode, "added": args.add_flag,
-        "dropped": args.drop_flag, "viewport": args.viewport,
+        "dropped": args.drop_flag, "viewport": args.viewport, "frames": args.frames,
         "visits_per_page": args.visits_per_page,
         "node_options": os.environ.get("NODE_OPTIONS"),
     }
@@ -218,6 +244,10 @@ if __name__ == "__main__":
     parser.add_argument("--drop-flag", action="append", default=[],
                         help="a flag of the scraper's, by name (--js-flags)")
     parser.add_argument("--viewport", default="1280x720")
+    parser.add_argument("--frames", choices=["on-demand", "concurrent", "always"],
+                        default="on-demand", help="Chromium draws only when a tab asks, one "
+                        "tab at a time (the scraper's way with the headless shell), or "
+                        "without taking turns (it crashes), or always")
     parser.add_argument("--visits-per-page", type=int, default=100,
                         help="visits before a tab's page is replaced (the scraper's default)")
     arguments = parser.parse_args()

@@ -62,6 +62,10 @@ def _browser_life(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--recycle-browser-after", "browser_recycle_visits",
                      type=click.IntRange(min=1),
                      help="Retire Chromium for a fresh one after this many page visits."),
+        click.option("--draw-frames", is_flag=True,
+                     help="Let Chromium draw every frame, as for a screen. By default the "
+                     "headless shell runs a page's frame work (animation frames, observers) "
+                     "only when the scraper reads the page, which costs far less."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -659,6 +663,7 @@ def _settings(**options: Any) -> config.Settings:
         browser_relaunches=options["browser_relaunches"],
         browser_memory_mb=options["browser_memory_mb"],
         browser_recycle_visits=options["browser_recycle_visits"],
+        draw_frames=options["draw_frames"],
     ).checked()
 
 

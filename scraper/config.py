@@ -60,6 +60,9 @@ DEFAULT_CHROMIUM_ARGS: tuple[str, ...] = (
     # V8 without optimizing tiers (the site's scripts are tiny): about 150 MB less PSS.
     "--process-per-site",
     "--in-process-gpu",
+    # Renderers started by the browser process itself, not forked from two zygote
+    # processes kept for the purpose: 10-14 MB less PSS (bench/visits.py --add-flag).
+    "--no-zygote",
     "--js-flags=--lite-mode --max-semi-space-size=1",
 )
 # The Playwright driver (Node.js) grows a large young generation it does not need.
@@ -190,6 +193,9 @@ class Settings:
     # this many MB, or after this many visits; None: never.
     browser_memory_mb: float | None = None
     browser_recycle_visits: int | None = None
+    # Let Chromium draw every frame as if a screen showed the page (the headless shell
+    # otherwise draws only when a tab asks: browser/frames.py).
+    draw_frames: bool = False
     pages_per_context: int = 8
     lease_s: float = 120.0
     worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")

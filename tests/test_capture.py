@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+import pytest
+from aiohttp import web
 
 from scraper.api.comments import parse_comment_page
 from scraper.api.play_info import parse_play_info
 from scraper.api.tokens import api_matcher
 from scraper.browser.chromium import Browser
-from scraper.browser.options import BrowserOptions
+from scraper.browser.frames import draws_on_demand
+from scraper.browser.options import BrowserOptions, browser_options
 from scraper.browser.pool import TabPool
-from scraper.config import DEFAULT_CHROMIUM_ARGS, parse_resolve
+from scraper.config import DEFAULT_CHROMIUM_ARGS, HEADLESS_SHELL, Settings, parse_resolve
 from scraper.models import PlayInfo
 
 from .conftest import CHROMIUM
@@ -66,3 +73,64 @@ async def test_replies_are_read_and_the_page_still_gets_them(make_replica: Any) 
                     assert truth.subtitle in await tab.html()
             await pool.close()
 
+
+
+# A page whose content waits for frames: an animation frame inserts the title, an
+# IntersectionObserver the channel link, and the API call is made from a frame too.
+FRAME_PAGE = """<html><body><div id=box></div><script>
+requestAnimationFrame(() => {
+  document.getElementById('box').insertAdjacentHTML('beforeend', '<h1 id=t>by-frame</h1>');
+  fetch('/api?vid=X1').then(r => r.text()).then(t => { window.__api = t; });
+});
+new IntersectionObserver(es => {
+  if (es[0].isIntersecting) document.body.insertAdjacentHTML('beforeend', '<a id=io>seen</a>');
+}).observe(document.getElementById('box'));
+</script></body></html>"""
+
+
+@pytest.mark.skipif(not Path(HEADLESS_SHELL).is_file(), reason="needs chromium-headless-shell")
+async def test_content_that_waits_for_frames_is_read_when_chromium_draws_on_demand() -> None:
+    async def page(_: web.Request) -> web.Response:
+        return web.Response(text=FRAME_PAGE, content_type="text/html")
+
+    async def api(request: web.Request) -> web.Response:
+        return web.Response(text=f"reply for {request.query['vid']}")
+
+    app = web.Application()
+    app.add_routes([web.get("/", page), web.get("/api", api)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    matcher = api_matcher("frames.test", "/api", vid="X1", vid_params=("vid",))
+    opts = BrowserOptions(executable=HEADLESS_SHELL, args=DEFAULT_CHROMIUM_ARGS,
+                          resolve=parse_resolve([f"frames.test=127.0.0.1:{port}"]),
+                          frames_on_demand=True)
+    try:
+        async with Browser(opts) as browser:
+            pool = TabPool(browser, 2)
+
+            async def visit() -> tuple[str, str]:
+                async with pool.tab() as tab:
+                    found = await tab.visit("http://frames.test/", capture={"api": matcher})
+                    return found.captured["api"].body, await tab.html()
+
+            for body, html in await asyncio.gather(visit(), visit()):
+                assert body == "reply for X1"
+                assert '<h1 id="t">by-frame</h1>' in html
+                assert '<a id="io">seen</a>' in html
+            await pool.close()
+    finally:
+        await runner.cleanup()
+
+
+def test_only_the_headless_shell_headless_draws_on_demand() -> None:
+    assert draws_on_demand("/usr/lib/chromium/chromium-headless-shell", headless=True)
+    assert not draws_on_demand("/usr/lib/chromium/chromium-headless-shell", headless=False)
+    assert not draws_on_demand("/usr/bin/chromium", headless=True)
+    assert not draws_on_demand(None, headless=True)
+    shell = Settings(chromium="/usr/lib/chromium/chromium-headless-shell")
+    assert browser_options(shell).frames_on_demand
+    assert not browser_options(replace(shell, draw_frames=True)).frames_on_demand
+    assert not browser_options(replace(shell, headed=True)).frames_on_demand

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from playwright.async_api import BrowserContext, CDPSession, Page
+from playwright.async_api import CDPSession
 from playwright.async_api import Error as PlaywrightError
 
 from ..errors import BrowserError
@@ -53,17 +53,13 @@ class ReplyCatcher:
     """Fetch interception on one page: the replies one visit waits for, as futures."""
 
     def __init__(self, session: CDPSession) -> None:
+        """A catcher on the page of ``session``; nothing is held until ``expect``."""
         self._session = session
         self._globs: frozenset[str] = frozenset()
         self._wanted: dict[str, UrlMatcher] = {}
         self._results: dict[str, asyncio.Future[Captured]] = {}
         self._handlers: set[asyncio.Task[None]] = set()
         session.on("Fetch.requestPaused", self._on_paused)
-
-    @classmethod
-    async def attach(cls, context: BrowserContext, page: Page) -> ReplyCatcher:
-        """A catcher on ``page``; nothing is held until ``expect`` names a reply."""
-        return cls(await context.new_cdp_session(page))
 
     async def expect(self, wanted: Mapping[str, UrlMatcher]) -> dict[str, asyncio.Future[Captured]]:
         """Watch for ``wanted`` from now on (the previous visit's wishes are dropped).

@@ -28,6 +28,7 @@ from ..config import driver_environment
 from ..errors import BrowserError, BrowserKeepsDying
 from ..progress import Count, Stats
 from .error_map import playwright_errors
+from .frames import FRAME_FLAGS
 from .memory import tree_pss_mb
 from .options import BrowserOptions
 
@@ -70,6 +71,9 @@ class Browser:
         self._owner: dict[BrowserContext, _Chromium] = {}
         self._deaths = 0
         self._lock = asyncio.Lock()
+        # One on-demand frame at a time over all tabs: concurrent ones crash Chromium's
+        # compositor (SIGTRAP, measured with bench/visits.py --frames on-demand).
+        self.frame_turn = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         driver_environment()
@@ -103,7 +107,8 @@ class Browser:
         return _Chromium(launched, marker)
 
     def _launch_args(self, marker: str) -> list[str]:
-        args = ["--no-sandbox", *self.options.args, marker]
+        frames = FRAME_FLAGS if self.options.frames_on_demand else ()
+        args = ["--no-sandbox", *self.options.args, *frames, marker]
         # Media hosts resolve nowhere for the browser (the first matching rule wins), so
         # a player cannot stream segments the HTTP client downloads anyway. It costs
         # nothing per request, unlike an interception route.

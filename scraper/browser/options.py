@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..config import ResolveRule, Settings
+from .frames import draws_on_demand
 
 __all__ = ["BrowserOptions", "browser_options"]
 
@@ -29,6 +30,8 @@ class BrowserOptions:
     max_relaunches: int = 3
     memory_limit_mb: float | None = None
     recycle_after_visits: int | None = None
+    # Frames only when a tab asks for one (browser/frames.py): the headless shell only.
+    frames_on_demand: bool = False
 
 
 def browser_options(settings: Settings, *, blocked_hosts: Iterable[str] = ()) -> BrowserOptions:
@@ -43,4 +46,6 @@ def browser_options(settings: Settings, *, blocked_hosts: Iterable[str] = ()) ->
         timeout_s=settings.page_timeout_s, max_relaunches=settings.browser_relaunches,
         memory_limit_mb=settings.browser_memory_mb,
         recycle_after_visits=settings.browser_recycle_visits,
+        frames_on_demand=not settings.draw_frames and draws_on_demand(
+            settings.chromium, headless=not settings.headed),
     )

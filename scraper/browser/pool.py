@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from ..errors import BrowserError, PageLost
@@ -29,6 +29,7 @@ from ..progress import Count
 from .capture import Captured, ReplyCatcher, UrlMatcher
 from .chromium import Browser
 from .error_map import first_line, playwright_errors, within
+from .frames import begin_frame
 from .options import BrowserOptions
 
 __all__ = [
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 # Past Playwright's own timeout, how long a page operation may take before the page
 # counts as hung anyway (the driver's timeout did not fire, or the call has none).
 _DEADLINE_GRACE_S = 5.0
+# A visit waiting for the site's API replies past _FRAMES_AFTER_S asks for a frame every
+# _FRAME_EVERY_S, as a 10 fps screen would, in case the page's scripts wait for one
+# (browser/frames.py); most replies come sooner, needing none.
+_FRAMES_AFTER_S = 0.25
+_FRAME_EVERY_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class Tab:
         self._page: Page | None = None
         self._gone = False  # the page crashed or was closed under us
         self._visits = 0
+        self._session: CDPSession | None = None  # ours, beside Playwright's own
         self._catcher: ReplyCatcher | None = None
         self._results: dict[str, asyncio.Future[Captured]] = {}
         self._cookies: dict[str, str] | None = None
@@ -84,11 +91,12 @@ class Tab:
             page.on("close", self._on_close)
             context = self._context
             try:
-                async with self._guard("cannot watch the page's requests"):
-                    self._catcher = await ReplyCatcher.attach(context, page)
+                async with self._guard("cannot open a CDP session on the page"):
+                    self._session = await context.new_cdp_session(page)
             except BrowserError:
                 await self.close()
                 raise
+            self._catcher = ReplyCatcher(self._session)
         return self._page
 
     def _on_crash(self, page: Page) -> None:
@@ -161,20 +169,39 @@ class Tab:
     async def _collect(self, limit_s: float) -> dict[str, Captured]:
         if not self._results:
             return {}
-        done, _ = await asyncio.wait(self._results.values(), timeout=limit_s)
+        loop = asyncio.get_running_loop()
+        deadline, pending = loop.time() + limit_s, set(self._results.values())
+        step = _FRAMES_AFTER_S
+        while pending:
+            step = min(step, deadline - loop.time())
+            if step <= 0:
+                break
+            _, pending = await asyncio.wait(pending, timeout=step)
+            if pending:  # the reply may wait for a frame (browser/frames.py)
+                await self._frame()
+            step = _FRAME_EVERY_S
         if self._catcher is not None:
             self._catcher.stop()
         out: dict[str, Captured] = {}
         for name, fut in self._results.items():
-            if fut in done and not fut.cancelled() and fut.exception() is None:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
                 out[name] = fut.result()
             elif not fut.done():
                 fut.cancel()
         return out
 
+    async def _frame(self) -> None:
+        """One frame's script work, when Chromium draws only on demand."""
+        if self._session is None or not self._browser.options.frames_on_demand:
+            return
+        session = self._session
+        async with self._guard("cannot run a frame"), self._browser.frame_turn:
+            await begin_frame(session)
+
     async def html(self) -> str:
-        """The rendered DOM as HTML."""
+        """The rendered DOM as HTML (after a frame, for work that waits for one)."""
         page = self.page
+        await self._frame()
         async with self._guard("cannot read the page"):
             # page.content() costs several times more than serialising the element.
             html = await page.evaluate("document.documentElement.outerHTML")
@@ -201,7 +228,8 @@ class Tab:
         if self._catcher is not None:
             self._catcher.close()
         context, page = self._context, self._page
-        self._context, self._page, self._cookies, self._catcher = None, None, None, None
+        self._context, self._page, self._cookies = None, None, None
+        self._session, self._catcher = None, None
         if context is not None:
             await self._browser.close_page(context, page)
 
