@@ -136,6 +136,10 @@ async def test_run_category_all_and_a_channel_records_every_list(
             vid: sorted(lists) for vid, lists in expected.items()}
         for doc in videos.values():
             assert_video_as_truth(doc, truth, now)
+        # The day only a channel list shows, whichever list queued the video first.
+        assert {vid: doc.get("published") for vid, doc in videos.items()} == {
+            vid: truth.video(vid).published_date if vid in found.vids else None
+            for vid in expected}
         crawled = sum(outcome.stats[f"videos.{s}"] for s in ("ok", "unavailable", "partial"))
         assert crawled == len(expected)  # each once, however many lists it was on
         assert outcome.run.category == f"today-hot+surveillance+military+channel:{found.uid}"
@@ -143,8 +147,8 @@ async def test_run_category_all_and_a_channel_records_every_list(
         await run_crawl(replace(settings, categories=("today-hot",), channels=()))
         async with open_store(settings.store) as store:
             again = await docs(store, "videos")
-        assert {vid: doc["lists"] for vid, doc in again.items()} == {
-            vid: doc["lists"] for vid, doc in videos.items()}
+        assert {vid: (doc["lists"], doc.get("published")) for vid, doc in again.items()} == {
+            vid: (doc["lists"], doc.get("published")) for vid, doc in videos.items()}
 
 
 async def test_an_unknown_channel_is_one_line(make_replica: MakeReplica, tmp_path: Path) -> None:

@@ -175,6 +175,20 @@ async def test_lists_are_added_never_lost(store: Store) -> None:
     assert doc is not None and doc["payload"] == {"key": "a", "card": {"lists": ["x"]}}
 
 
+async def test_fill_missing_sets_only_an_absent_or_null_value(store: Store) -> None:
+    await store.save_video(make_video(lists=["category:today-hot"]))  # no day
+    assert await store.fill_missing("videos", "XMTEx", "published", "2018-06-21")
+    assert not await store.fill_missing("videos", "XMTEx", "published", "2019-01-01")
+    got = await store.get_video("XMTEx")
+    assert got is not None and got.published == "2018-06-21"
+    assert not await store.fill_missing("videos", "nope", "published", "2018-06-21")
+    assert await store.get_doc("videos", "nope") is None
+    await store.frontier_add([make_item("a")])
+    assert await store.fill_missing("frontier", "job-1:video:a", "payload.card.published", "d")
+    doc = await store.get_doc("frontier", "job-1:video:a")
+    assert doc is not None and doc["payload"] == {"key": "a", "card": {"published": "d"}}
+
+
 async def test_a_publication_day_stays_when_a_later_list_shows_none(store: Store) -> None:
     await store.save_video(make_video(published="2018-06-21", lists=["channel:U1"]))
     await store.save_video(make_video(lists=["category:today-hot"]))  # a catalogue: no day
@@ -530,6 +544,7 @@ CALLS: dict[str, Callable[[Store], Awaitable[Any]]] = {
     "add_channel_snapshot": lambda s: s.add_channel_snapshot(
         ChannelSnapshot(uid="U1", ts=T0, run_id="r")),
     "add_lists": lambda s: s.add_lists("videos", "v", "lists", ["category:today-hot"]),
+    "fill_missing": lambda s: s.fill_missing("videos", "v", "published", "2018-06-21"),
     "start_run": lambda s: s.start_run(make_run("r")),
     "update_run": lambda s: s.update_run(make_run("r")),
     "latest_run": lambda s: s.latest_run("job-1"),

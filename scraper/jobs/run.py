@@ -299,11 +299,16 @@ async def enqueue_cards(ctx: VideoContext, cards: list[CardInfo], queued: int) -
 
 async def note_lists(ctx: VideoContext, items: list[FrontierItem]) -> None:
     """Add each item's lists to the one already queued (or done) for its video, and to the
-    stored video; ``video_worker`` adds those a video was seen in while it was crawled."""
+    stored video, with the publication day a channel list shows where they have none;
+    ``video_worker`` adds what a video was seen with while it was crawled."""
     for item in items:
-        lists = item.payload["card"]["lists"]
-        await ctx.store.add_lists("frontier", item.id, "payload.card.lists", lists)
-        await ctx.store.add_lists("videos", item.key, "lists", lists)
+        card = item.payload["card"]
+        await ctx.store.add_lists("frontier", item.id, "payload.card.lists", card["lists"])
+        await ctx.store.add_lists("videos", item.key, "lists", card["lists"])
+        if card.get("published"):
+            await ctx.store.fill_missing("frontier", item.id, "payload.card.published",
+                                         card["published"])
+            await ctx.store.fill_missing("videos", item.key, "published", card["published"])
 
 
 async def video_worker(
@@ -325,11 +330,15 @@ async def video_worker(
 
 
 async def lists_seen_meanwhile(ctx: VideoContext, item: FrontierItem) -> None:
-    """Add to the crawled video the lists other list pages added to its item meanwhile."""
+    """Add to the crawled video the lists (and publication day) other list pages added to
+    its item meanwhile."""
     doc = await ctx.store.get_doc("frontier", item.id)
-    lists = (doc or {}).get("payload", {}).get("card", {}).get("lists") or []
+    card = (doc or {}).get("payload", {}).get("card", {})
+    lists = card.get("lists") or []
     if set(lists) - set(item.payload["card"].get("lists") or []):
         await ctx.store.add_lists("videos", item.key, "lists", lists)
+    if card.get("published") and not item.payload["card"].get("published"):
+        await ctx.store.fill_missing("videos", item.key, "published", card["published"])
 
 
 async def claimed(

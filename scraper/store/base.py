@@ -73,6 +73,10 @@ class Store(Protocol):
         """Add ``lists`` to the array at ``path`` of an existing document (each value once;
         nothing is removed); False when there is no such document (none is created)."""
 
+    async def fill_missing(self, collection: str, doc_id: str, path: str, value: Any) -> bool:
+        """Set ``path`` of an existing document to ``value`` where it is missing or null;
+        False when there is no such document or it already had a value."""
+
     async def start_run(self, run: RunRecord) -> None: ...
 
     async def update_run(self, run: RunRecord) -> None: ...

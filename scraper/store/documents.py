@@ -53,6 +53,7 @@ __all__ = [
     "claim_query",
     "claim_update",
     "comment_doc",
+    "fill_missing",
     "finish_update",
     "from_doc",
     "frontier_insert",
@@ -114,6 +115,11 @@ def lists_update(path: str, lists: Sequence[str]) -> Update:
     """Add ``lists`` to the array at ``path`` (each once; what was there stays; an empty
     array where there was none)."""
     return {"$addToSet": {path: {"$each": list(dict.fromkeys(lists))}}}
+
+
+def fill_missing(doc_id: DocId, path: str, value: Any) -> tuple[Doc, Update]:
+    """The query and update that set ``path`` only where it is missing or null."""
+    return {"_id": doc_id, path: None}, {"$set": {path: value}}
 
 
 def channel_update(channel: Channel) -> Update:

@@ -48,6 +48,7 @@ from .documents import (
     claim_query,
     claim_update,
     comment_doc,
+    fill_missing,
     finish_update,
     from_doc,
     frontier_insert,
@@ -208,6 +209,9 @@ class MongoStore:
     async def add_lists(self, collection: str, doc_id: str, path: str,
                         lists: Sequence[str]) -> bool:
         return await self._update_one(collection, {"_id": doc_id}, lists_update(path, lists))
+
+    async def fill_missing(self, collection: str, doc_id: str, path: str, value: Any) -> bool:
+        return await self._update_one(collection, *fill_missing(doc_id, path, value))
 
     async def start_run(self, run: RunRecord) -> None:
         await self._replace("runs", run_doc(run))

@@ -56,6 +56,7 @@ from .documents import (
     channel_update,
     claim_update,
     comment_doc,
+    fill_missing,
     finish_update,
     from_doc,
     frontier_insert,
@@ -196,6 +197,9 @@ class SqliteStore:
         self, collection: str, doc_id: str, path: str, lists: Sequence[str]
     ) -> bool:
         return await self._update(collection, {"_id": doc_id}, lists_update(path, lists)) > 0
+
+    async def fill_missing(self, collection: str, doc_id: str, path: str, value: Any) -> bool:
+        return await self._update(collection, *fill_missing(doc_id, path, value)) > 0
 
     async def start_run(self, run: RunRecord) -> None:
         await self._write("starting a run", ops.put, "runs", [run_doc(run)])
