@@ -345,7 +345,8 @@ async def test_a_full_disk_raises_disk_full_and_keeps_the_part(
         await download(http, url, dest, expected_size=size, **FAST)
     kept, body = part.read_bytes(), content("full", size)
     assert 0 < len(kept) < size and body.startswith(kept)
-    subprocess.run(["mount", "-o", "remount,size=4m", str(tiny_disk)], check=True)
+    grown = await asyncio.create_subprocess_exec("mount", "-o", "remount,size=4m", str(tiny_disk))
+    assert await grown.wait() == 0
     result = await download(http, url, dest, expected_size=size, **FAST)
     assert state.requests[-1]["range"] == f"bytes={len(kept)}-"
     assert (result.ok, result.sha256) == (True, _sha(body))
