@@ -7,7 +7,7 @@ thread call, which also opens the part file and, for the last bytes, renames it:
 file costs two thread calls (what is on disk; write and rename), however many chunks it
 arrives in. So memory stays flat whatever the file's size, a connection cut or a server
 error keeps everything received (it is written before the retry), and a crash costs at
-most the bytes not yet written (under ``FLUSH_BYTES``). A full disk (ENOSPC) raises
+most the bytes not yet written (about ``FLUSH_BYTES``). A full disk (ENOSPC) raises
 ``DiskFull`` and keeps the part file: what it holds is a prefix of the body, resumed once
 there is space.
 """
@@ -69,9 +69,8 @@ class _GiveUp(Exception):
 
 
 class _Part:
-    """``<dest>.part``: the size and sha256 of what it holds, and the bytes received since
-    (``pending``), which ``write`` appends in a thread. Only one coroutine uses it at a time.
-    """
+    """``<dest>.part``: the size and sha256 of what it holds, and the bytes received since,
+    which ``write`` appends in a thread. Only one coroutine uses it at a time."""
 
     def __init__(self, dest: Path, expected_size: int | None) -> None:
         self.dest = dest
