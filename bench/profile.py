@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--py-spy", action="store_true", help="profile Python with py-spy")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     args = parser.parse_args()
     if args.py_spy and not PY_SPY.exists():
         raise SystemExit("bench: no py-spy: run bench/setup_peers.sh first")
@@ -120,11 +122,11 @@ def main() -> None:
                str(args.videos), "--resolve", f"*.test=127.0.0.1:{port}", "--store",
                f"{d}/store", "--media-dir", f"{d}/media", "--concurrency",
                str(args.concurrency)]
-        raw = Path(d) / "py-spy.txt"
+        raw = args.raw.resolve() if args.raw else Path(d) / "py-spy.txt"
         if args.py_spy:
             # --gil: only samples holding the GIL, i.e. Python's CPU, not threads blocked
             # in fsync or the event loop's select.
-            cmd = [str(PY_SPY), "record", "--rate", "100", "--format", "raw", "--gil",
+            cmd = [str(PY_SPY), "record", "--rate", str(args.rate), "--format", "raw", "--gil",
                    "--output", str(raw), "--", *cmd]
         sampler: list[ByKind] = []
         run = measure(cmd, cwd=d, on_start=lambda pid: sampler.append(_start(pid)))

@@ -14,17 +14,10 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = [
     "CATALOGUE_FAILED",
@@ -144,9 +137,8 @@ class Reporter:
         self.stats = stats
         self.total: int | None = None  # unknown ("42/?") until the catalogue is read
         self.before = 0  # videos earlier invocations of a resumed run finished
-        stream = stream if stream is not None else sys.stderr
-        self._live = stream.isatty() if live is None else live
-        self._console = Console(file=stream, highlight=False)
+        self._stream = stream if stream is not None else sys.stderr
+        self._live = self._stream.isatty() if live is None else live
         self._bar: Progress | None = None
         self._task: object = None
         self._log_every_s = log_every_s
@@ -158,11 +150,22 @@ class Reporter:
         if not self._live:
             yield self
             return
+        # Imported here: a run without a terminal (cron, a worker, a pipe) never loads rich.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._bar = Progress(
             TextColumn("[bold]videos"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
             TimeRemainingColumn(), TextColumn("{task.fields[detail]}"),
-            console=self._console, transient=False,
+            console=Console(file=self._stream, highlight=False), transient=False,
         )
         with self._bar:
             self._task = self._bar.add_task("videos", total=None, detail="", rate="")

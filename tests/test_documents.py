@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+from datetime import UTC, datetime
+
 import pytest
+from bson.son import SON
 
 from scraper.store.documents import apply_update, matches
 
@@ -34,3 +38,23 @@ def test_known_operators_and_plain_dict_values() -> None:
 def test_an_unknown_update_operator_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"unsupported update operator \$push"):
         apply_update(None, "a", {"$push": {"tags": "x"}})
+
+
+def test_an_update_shares_nothing_mutable_with_the_document_or_the_update() -> None:
+    when = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    doc = {"_id": "a", "crawl": {"errors": ["x"], "first": when}, "segments": [{"i": 0}],
+           "raw": bytearray(b"ab"), "son": SON([("k", [1])]), "n": 1}
+    before = copy.deepcopy(doc)
+    tags = ["t1"]
+    update = {"$set": {"crawl.last": when, "segments": [{"i": 1, "tags": tags}]},
+              "$inc": {"n": 2}, "$addToSet": {"lists": {"$each": ["a", "b"]}}}
+    new = apply_update(doc, "a", update)
+    assert new == {"_id": "a", "crawl": {"errors": ["x"], "first": when, "last": when},
+                   "segments": [{"i": 1, "tags": ["t1"]}], "raw": bytearray(b"ab"),
+                   "son": SON([("k", [1])]), "n": 3, "lists": ["a", "b"]}
+    assert type(new["son"]) is SON
+    new["crawl"]["errors"].append("y")
+    new["segments"][0]["tags"].append("t2")
+    new["raw"].extend(b"c")
+    new["son"]["k"].append(2)
+    assert doc == before and tags == ["t1"]

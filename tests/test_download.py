@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import os
+import shutil
+import subprocess
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,9 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 
 from scraper.config import ResolveRule
-from scraper.errors import TokenRejected
+from scraper.errors import DiskFull, TokenRejected
 from scraper.net.client import HttpClient
-from scraper.net.download import DownloadResult, download, jpeg_dimensions
+from scraper.net.download import FLUSH_BYTES, DownloadResult, download, jpeg_dimensions
 
 FAST = {"backoff_base_s": 0.001, "backoff_max_s": 0.005}
 BLOCK = bytes(range(256)) * 256  # 64 KiB
@@ -276,6 +279,78 @@ async def test_memory_stays_flat_for_a_large_file(
     assert (result.ok, result.size, result.sha256) == (True, size, expected.hexdigest())
     assert state.big_writes == size // len(BLOCK)  # the server streamed it in 64 KiB writes
     assert peak < 5 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+async def test_a_small_file_takes_two_thread_calls(
+    cdn: tuple[Cdn, HttpClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, http = cdn
+    calls: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn.__name__)
+        return await to_thread(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    result = await download(http, "http://cdn1.ykcdn.test/file/hop?size=300000",
+                            tmp_path / "v" / "hop.mp4", expected_size=300_000,
+                            chunk_size=4096, **FAST)
+    assert (result.ok, result.sha256) == (True, _sha(content("hop", 300_000)))
+    assert calls == ["_on_disk", "finish"]  # not one per chunk, open, close or stat
+
+
+async def test_every_byte_received_before_a_cut_is_kept_and_resumed(
+    cdn: tuple[Cdn, HttpClient], tmp_path: Path
+) -> None:
+    state, http = cdn
+    size, at = 3 * FLUSH_BYTES, FLUSH_BYTES + FLUSH_BYTES // 2  # one flush, then half of one
+    url = f"http://cdn1.ykcdn.test/file/long?size={size}&cut=1&at={at}"
+    dest = tmp_path / "long.mp4"
+    failed = await download(http, url, dest, expected_size=size, retries=1, **FAST)
+    assert (failed.ok, failed.attempts) == (False, 1)
+    body = content("long", size)
+    assert (tmp_path / "long.mp4.part").read_bytes() == body[:at]
+    result = await download(http, url, dest, expected_size=size, **FAST)
+    assert [r["range"] for r in state.requests] == [None, f"bytes={at}-"]
+    assert (result.ok, result.attempts, result.sha256) == (True, 1, _sha(body))
+    assert dest.read_bytes() == body and not (tmp_path / "long.mp4.part").exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KB tmpfs (root only); ``remount,size=...`` grows it."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    where = tmp_path / "disk"
+    where.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
+                          capture_output=True, check=False)
+    if made.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {made.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+async def test_a_full_disk_raises_disk_full_and_keeps_the_part(
+    cdn: tuple[Cdn, HttpClient], tiny_disk: Path
+) -> None:
+    state, http = cdn
+    size = 400_000  # more than the disk holds
+    dest, part = tiny_disk / "v" / "0.mp4", tiny_disk / "v" / "0.mp4.part"
+    url = f"http://cdn1.ykcdn.test/file/full?size={size}"
+    with pytest.raises(DiskFull, match="no space left on the device of "):
+        await download(http, url, dest, expected_size=size, **FAST)
+    kept, body = part.read_bytes(), content("full", size)
+    assert 0 < len(kept) < size and body.startswith(kept)
+    grown = await asyncio.create_subprocess_exec("mount", "-o", "remount,size=4m", str(tiny_disk))
+    assert await grown.wait() == 0
+    result = await download(http, url, dest, expected_size=size, **FAST)
+    assert state.requests[-1]["range"] == f"bytes={len(kept)}-"
+    assert (result.ok, result.sha256) == (True, _sha(body))
+    assert dest.read_bytes() == body and not part.exists()
 
 
 # --- jpeg_dimensions ----------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from scraper.progress import (
     CATALOGUE_FAILED,
     Count,
+    Reporter,
     Stats,
     failure_key,
     format_summary,
@@ -47,3 +50,24 @@ def test_summary_counts_each_video_once_and_names_failures() -> None:
     assert first.startswith("Stored 8 videos, 2 failed (2 FetchError;")
     assert "catalogue_page" not in first
     assert "  videos:    7 ok, 0 partial, 1 unavailable, 2 failed" in text
+
+
+def test_a_terminal_gets_the_bar_and_anything_else_log_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = Stats()
+    stats.note(Count.VIDEOS_OK, n=3)
+    stats.note(Count.SEGMENTS_OK, n=5)
+    terminal = io.StringIO()
+    reporter = Reporter(stats, stream=terminal, live=True)
+    reporter.total = 10
+    with reporter.running():
+        reporter.update()
+    bar = terminal.getvalue()
+    assert bar.startswith("videos ") and "3 ok  segments 5 ok/0 failed  comments 0" in bar
+    pipe = io.StringIO()
+    with caplog.at_level("INFO", logger="scraper.progress"), \
+            Reporter(stats, stream=pipe, live=False).running() as quiet:
+        quiet.update()
+    assert pipe.getvalue() == ""
+    assert any("videos 3  " in r.getMessage() for r in caplog.records)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -58,13 +57,7 @@ async def fetch_files(
     if ctx.media_dir is None:
         files.segments = [_skipped(ref) for ref in play.segments]
         return files
-    folder = ctx.media_dir / card.vid
-    try:
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise disk_full(ctx) from exc
-        raise
+    folder = ctx.media_dir / card.vid  # each download makes it, in its first thread call
     refresher = _Refresher(refresh)
     segments = asyncio.gather(*(fetch_segment(ctx, ref, folder, refresher)
                                 for ref in play.segments))

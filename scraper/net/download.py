@@ -1,10 +1,15 @@
 """Stream files to disk: resumable, retried, size-checked, hashed, atomically renamed.
 
-A download writes ``<dest>.part`` in chunks (memory does not grow with the file), resumes
-it with ``Range`` on the next attempt, and only a complete file of the expected size is
-renamed to ``dest``; so a ``dest`` that exists is complete, and a crash costs at most the
-bytes after the last chunk written. A full disk (ENOSPC) raises ``DiskFull`` and keeps the
-part file: what it holds is a prefix of the body, resumed once there is space.
+A download writes ``<dest>.part``, resumes it with ``Range`` on the next attempt, and only
+a complete file of the expected size is renamed to ``dest``; so a ``dest`` that exists is
+complete. Received bytes are gathered up to ``FLUSH_BYTES`` and written (and hashed) in one
+thread call, which also opens the part file and, for the last bytes, renames it: a small
+file costs two thread calls (what is on disk; write and rename), however many chunks it
+arrives in. So memory stays flat whatever the file's size, a connection cut or a server
+error keeps everything received (it is written before the retry), and a crash costs at
+most the bytes not yet written (about ``FLUSH_BYTES``). A full disk (ENOSPC) raises
+``DiskFull`` and keeps the part file: what it holds is a prefix of the body, resumed once
+there is space.
 """
 
 from __future__ import annotations
@@ -16,23 +21,21 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiofiles
-import aiofiles.os
 import aiohttp
 
 from ..errors import DiskFull, FetchError, TokenRejected
 from .client import HttpClient, backoff_delay
 
-__all__ = ["DownloadResult", "download", "jpeg_dimensions"]
+__all__ = ["FLUSH_BYTES", "DownloadResult", "download", "jpeg_dimensions"]
 
 log = logging.getLogger(__name__)
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)")
-_HASH_CHUNK = 1024 * 1024
+FLUSH_BYTES = 1024 * 1024  # received bytes held before one thread call writes them
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,64 @@ class _GiveUp(Exception):
         self.status = status
 
 
+class _Part:
+    """``<dest>.part``: the size and sha256 of what it holds, and the bytes received since,
+    which ``write`` appends in a thread. Only one coroutine uses it at a time."""
+
+    def __init__(self, dest: Path, expected_size: int | None) -> None:
+        self.dest = dest
+        self.path = dest.with_name(dest.name + ".part")
+        self.expected_size = expected_size
+        self.size = 0  # bytes in the file, then received: what ``Range`` resumes from
+        self.hasher = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._truncate = True
+
+    def load(self) -> None:
+        """Read what the part file holds (in a thread): an overlong one is dropped."""
+        self.restart()
+        with contextlib.suppress(FileNotFoundError):
+            size = self.path.stat().st_size
+            if self.expected_size is not None and size > self.expected_size:
+                self.path.unlink()
+            elif size:
+                self.size, self.hasher, self._truncate = size, _hash_file(self.path), False
+
+    def restart(self) -> None:
+        """Start from byte 0: the next write truncates the file."""
+        self.size, self.hasher, self._truncate = 0, hashlib.sha256(), True
+        self._pending, self._pending_size = [], 0
+
+    async def add(self, chunk: bytes) -> None:
+        """Take a received chunk; write what is held once it reaches ``FLUSH_BYTES``."""
+        self.size += len(chunk)
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
+        if self._pending_size >= FLUSH_BYTES:
+            await asyncio.to_thread(self.write)
+
+    async def keep(self) -> None:
+        """Write what is held, so that the next attempt resumes after it."""
+        if self._pending:
+            await asyncio.to_thread(self.write)
+
+    def write(self) -> None:
+        """Append (and hash) the held bytes, creating or truncating the file first if new."""
+        chunks, self._pending, self._pending_size = self._pending, [], 0
+        with self.path.open("wb" if self._truncate else "ab") as out:
+            self._truncate = False
+            for chunk in chunks:
+                self.hasher.update(chunk)
+                out.write(chunk)
+
+    def finish(self) -> str:
+        """Write the rest, rename the part file to ``dest``; returns the file's sha256."""
+        self.write()
+        self.path.replace(self.dest)
+        return self.hasher.hexdigest()
+
+
 async def download(
     http: HttpClient,
     url: str,
@@ -83,23 +144,18 @@ async def download(
     the partial file is kept and resumed) and ``DiskFull`` when the disk is full. Every
     other failure is returned, not raised.
     """
-    if await _complete(dest, expected_size):
-        digest = (await _hash_file(dest)).hexdigest()
-        return DownloadResult(dest, await _size(dest), digest, 0, ok=True)
-    part = dest.with_name(dest.name + ".part")
-    if expected_size and await _complete(part, expected_size):
-        # A crash between the last chunk and the rename: nothing left to fetch.
-        digest = (await _hash_file(part)).hexdigest()
-        await aiofiles.os.replace(part, dest)
-        return DownloadResult(dest, expected_size, digest, 0, ok=True)
-    await aiofiles.os.makedirs(dest.parent, exist_ok=True)
+    part = _Part(dest, expected_size)
+    with _disk_errors(part.path):
+        done = await asyncio.to_thread(_on_disk, part)
+    if done is not None:
+        return done
     failure: _Retry | _GiveUp | None = None
     for attempt in range(1, max(1, retries) + 1):
         if attempt > 1:
             delay = backoff_delay(attempt - 2, base_s=backoff_base_s, max_s=backoff_max_s)
             await asyncio.sleep(delay)
         try:
-            size, digest = await _attempt(http, url, part, expected_size, chunk_size, headers)
+            size, digest = await _attempt(http, url, part, chunk_size, headers)
         except _GiveUp as exc:
             failure = exc
             break
@@ -107,9 +163,9 @@ async def download(
             failure = exc
             log.debug("download %s attempt %d: %s", url, attempt, exc)
             if exc.restart:
-                await _remove(part)
+                part.restart()
+                await asyncio.to_thread(_remove, part.path)
             continue
-        await aiofiles.os.replace(part, dest)
         return DownloadResult(dest, size, digest, attempt, ok=True, status_code=None)
     assert failure is not None
     return DownloadResult(
@@ -117,38 +173,59 @@ async def download(
     )
 
 
+def _on_disk(part: _Part) -> DownloadResult | None:
+    """A result if ``dest`` (or a complete part file) is already there; else make its
+    directory and read where the part file resumes. One thread call."""
+    dest, expected_size = part.dest, part.expected_size
+    size = dest.stat().st_size if dest.is_file() else None
+    if size is not None and (expected_size is None or size == expected_size):
+        return DownloadResult(dest, size, _hash_file(dest).hexdigest(), 0, ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part.load()
+    if expected_size and part.size == expected_size:
+        # A crash between the last chunk and the rename: nothing left to fetch.
+        part.path.replace(dest)
+        return DownloadResult(dest, expected_size, part.hasher.hexdigest(), 0, ok=True)
+    return None
+
+
 async def _attempt(
     http: HttpClient,
     url: str,
-    part: Path,
-    expected_size: int | None,
+    part: _Part,
     chunk_size: int,
     headers: Mapping[str, str] | None,
 ) -> tuple[int, str]:
-    """One request: resume or restart ``part``; returns its final size and sha256."""
-    offset = await _size(part) if await aiofiles.os.path.exists(part) else 0
-    if expected_size is not None and offset > expected_size:
-        await _remove(part)
-        offset = 0
+    """One request: resume or restart the part file, and on success rename it to ``dest``;
+    returns the file's size and sha256."""
     request_headers = dict(headers or {})
-    if offset:
-        request_headers["Range"] = f"bytes={offset}-"
+    if part.size:
+        request_headers["Range"] = f"bytes={part.size}-"
+    with _disk_errors(part.path):  # aiohttp's errors are FetchErrors here
+        try:
+            async with http.stream(url, headers=request_headers) as resp:
+                if _check_status(resp, part.size) == 0:
+                    part.restart()
+                size = await _receive(resp, part, chunk_size)
+            if part.expected_size is not None and size != part.expected_size:
+                raise _Retry(f"got {size} bytes, expected {part.expected_size}", restart=True)
+            return size, await asyncio.to_thread(part.finish)
+        except TokenRejected:
+            raise
+        except FetchError as exc:
+            await part.keep()
+            raise _Retry(str(exc)) from exc
+
+
+@contextlib.contextmanager
+def _disk_errors(path: Path) -> Iterator[None]:
+    """An OSError of the part file ``path``: ``DiskFull`` (ENOSPC) or ``FetchError``."""
     try:
-        async with http.stream(url, headers=request_headers) as resp:
-            offset = _check_status(resp, offset)
-            hasher = await _hash_file(part, limit=offset) if offset else hashlib.sha256()
-            size = await _write_body(resp, part, offset, hasher, expected_size, chunk_size)
-    except TokenRejected:
-        raise
-    except FetchError as exc:
-        raise _Retry(str(exc)) from exc
-    except OSError as exc:  # writing the part file; aiohttp's errors are FetchErrors here
+        yield
+    except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise DiskFull(f"no space left on the device of {part.parent}") from exc
-        raise FetchError(f"cannot write {part}: {exc.strerror or exc}") from exc
-    if expected_size is not None and size != expected_size:
-        raise _Retry(f"got {size} bytes, expected {expected_size}", restart=True)
-    return size, hasher.hexdigest()
+            raise DiskFull(f"no space left on the device of {path.parent}") from exc
+        raise FetchError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _check_status(resp: aiohttp.ClientResponse, offset: int) -> int:
@@ -171,57 +248,27 @@ def _check_status(resp: aiohttp.ClientResponse, offset: int) -> int:
     return offset
 
 
-async def _write_body(
-    resp: aiohttp.ClientResponse,
-    part: Path,
-    offset: int,
-    hasher: hashlib._Hash,
-    expected_size: int | None,
-    chunk_size: int,
-) -> int:
-    size = offset
-    async with aiofiles.open(part, "ab" if offset else "wb") as out:
-        # read(n) hands over what has arrived (up to n bytes) at once, so a connection cut
-        # loses little: iter_chunked(n) would drop a partly filled chunk.
-        while chunk := await resp.content.read(chunk_size):
-            size += len(chunk)
-            if expected_size is not None and size > expected_size:
-                # Stop reading an overlong body; the caller retries from scratch.
-                return size
-            hasher.update(chunk)
-            await out.write(chunk)
-    return size
+async def _receive(resp: aiohttp.ClientResponse, part: _Part, chunk_size: int) -> int:
+    """Hand the body to ``part``; returns the file's size."""
+    expected_size = part.expected_size
+    # read(n) hands over what has arrived (up to n bytes) at once, so a connection cut
+    # loses little: iter_chunked(n) would drop a partly filled chunk.
+    while chunk := await resp.content.read(chunk_size):
+        if expected_size is not None and part.size + len(chunk) > expected_size:
+            # Stop reading an overlong body; the caller retries from scratch.
+            return part.size + len(chunk)
+        await part.add(chunk)
+    return part.size
 
 
-async def _complete(dest: Path, expected_size: int | None) -> bool:
-    if not await aiofiles.os.path.isfile(dest):
-        return False
-    return expected_size is None or await _size(dest) == expected_size
-
-
-async def _size(path: Path) -> int:
-    return (await aiofiles.os.stat(path)).st_size
-
-
-async def _remove(path: Path) -> None:
+def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        await aiofiles.os.remove(path)
+        path.unlink()
 
 
-async def _hash_file(path: Path, *, limit: int | None = None) -> hashlib._Hash:
-    """sha256 of the first ``limit`` bytes of ``path`` (all of it by default)."""
-    hasher = hashlib.sha256()
-    remaining = limit
-    async with aiofiles.open(path, "rb") as src:
-        while remaining is None or remaining > 0:
-            want = _HASH_CHUNK if remaining is None else min(_HASH_CHUNK, remaining)
-            chunk = await src.read(want)
-            if not chunk:
-                break
-            hasher.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-    return hasher
+def _hash_file(path: Path) -> hashlib._Hash:
+    with path.open("rb") as src:
+        return hashlib.file_digest(src, "sha256")
 
 
 # --- JPEG size ----------------------------------------------------------------------

@@ -277,7 +277,7 @@ def _put(doc: Doc, path: str, value: Any) -> None:
 
 def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
     """The document after ``update`` (an upsert when ``doc`` is None); ``doc`` is untouched."""
-    new = {"_id": doc_id} if doc is None else copy.deepcopy(doc)
+    new = {"_id": doc_id} if doc is None else _copied(doc)
     for op, fields in update.items():
         if op == "$setOnInsert" and doc is not None:
             continue
@@ -289,8 +289,21 @@ def apply_update(doc: Doc | None, doc_id: DocId, update: Update) -> Doc:
             elif op == "$inc":
                 current = _get(new, path)
                 value = (0 if current is _MISSING else current) + value
-            _put(new, path, copy.deepcopy(value))
+            _put(new, path, _copied(value))
     return new
+
+
+_IMMUTABLE = (str, int, float, datetime, bytes, type(None))  # shared by copies, never changed
+
+
+def _copied(value: Any) -> Any:
+    """``copy.deepcopy`` of document data, a few times faster: plain dicts and lists are
+    rebuilt, immutable values shared, anything else deep-copied."""
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    return value if isinstance(value, _IMMUTABLE) else copy.deepcopy(value)
 
 
 def _added(current: Any, operand: Any) -> list[Any]:
