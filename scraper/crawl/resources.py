@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..api.tokens import SignJar
+from ..browser.early import EarlyLaunch
 from ..browser.options import browser_options
 from ..browser.pool import Browser, TabPool
 from ..config import Settings
@@ -66,22 +67,29 @@ class Resources:
 @asynccontextmanager
 async def open_resources(
     settings: Settings, *, blocked_hosts: Iterable[str], store: Store | None = None,
-    stats: Stats | None = None,
+    stats: Stats | None = None, early: EarlyLaunch | None = None,
 ) -> AsyncIterator[Resources]:
     """Open the store, the HTTP client and Chromium for one process.
 
     ``blocked_hosts`` are the media hosts of every site the process may serve (the
     browser never loads them); ``store`` replaces ``settings.store`` with a store built
-    (not opened) by the caller.
+    (not opened) by the caller; ``early`` is a Chromium the caller started launching
+    (``early_launch``), closed with the rest.
     """
     stats = stats if stats is not None else Stats()
     async with AsyncExitStack() as stack:
+        if early is not None:
+            stack.push_async_callback(early.close)
         opened = await stack.enter_async_context(store or open_store(settings.store))
         http = await stack.enter_async_context(
             HttpClient(resolve=settings.resolve, timeout_s=settings.request_timeout_s,
                        user_agent=settings.user_agent))
-        options = browser_options(settings, blocked_hosts=blocked_hosts)
-        browser = await stack.enter_async_context(Browser(options, stats=stats))
+        if early is not None:
+            browser = await early.ready()
+            browser.stats = stats
+        else:
+            options = browser_options(settings, blocked_hosts=blocked_hosts)
+            browser = await stack.enter_async_context(Browser(options, stats=stats))
         tabs = TabPool(browser, settings.concurrency)
         stack.push_async_callback(tabs.close)
         yield Resources(settings=settings, store=opened, http=http, tabs=tabs,

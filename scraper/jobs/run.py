@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ..browser.early import EarlyLaunch
 from ..config import Settings
 from ..crawl.catalogue import read_catalogue_page
 from ..crawl.channel import read_channel_videos, visit_channel
@@ -68,12 +69,15 @@ class CrawlOutcome:
 
 
 async def run_crawl(
-    settings: Settings, *, reporter: Reporter | None = None, store: Store | None = None
+    settings: Settings, *, reporter: Reporter | None = None, store: Store | None = None,
+    early: EarlyLaunch | None = None,
 ) -> CrawlOutcome:
     """Crawl one category into the store; resumes an unfinished run of the same job.
 
     ``store`` replaces ``settings.store`` with an already built store (tests pass a
-    MongoStore on an in-memory MongoDB client through it).
+    MongoStore on an in-memory MongoDB client through it); ``early`` is the Chromium
+    the command started launching before it imported this module (the caller closes it
+    if the run never gets to it).
     """
     site = load_site(settings)
     # Refuse a bad media directory or --video before Chromium starts.
@@ -81,7 +85,7 @@ async def run_crawl(
     _chosen(site, settings)
     stats = reporter.stats if reporter else Stats()
     started = time.monotonic()
-    async with open_resources(settings, store=store, stats=stats,
+    async with open_resources(settings, store=store, stats=stats, early=early,
                               blocked_hosts=site.profile.media_hosts) as session:
         run = await begin_run(session.store, site, settings)
         ctx = session.context(run, settings, site=site, media_dir=media)
