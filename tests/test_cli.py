@@ -222,11 +222,12 @@ def test_ctrl_c_before_the_crawl_is_one_line(
     """Ctrl-C while the store is still being chosen (the 2 s MongoDB probe) is the same
     one line and exit 130 as during the crawl, not click's "Aborted!" and exit 1."""
     from scraper import cli
+    from scraper.cli import data
 
     def interrupt(explicit: str | None) -> str:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_store_target", interrupt)
+    monkeypatch.setattr(data, "store_target", interrupt)  # where `scrape status` looks it up
     monkeypatch.setattr(sys, "argv", ["scrape", "status"])
     with pytest.raises(SystemExit) as exited:
         cli.main()

@@ -51,6 +51,15 @@ async def test_a_redesigned_channel_head_is_drift(redesigned: Any) -> None:
     one_error_line(err, 8, rc, "no selector version reads its head")
 
 
+async def test_a_monitor_whose_every_channel_drifted_exits_8(redesigned: Any) -> None:
+    rep, tmp, selectors, found = redesigned
+    rc, _, err = await scrape(
+        "-q", "monitor", "--once", "--channel", found[0].uid, "--resolve", rep.resolve,
+        "--no-media", "--store", str(tmp / "monitor-drift"), "--selectors", str(selectors),
+        cwd=tmp)
+    one_error_line(err, 8, rc, "no selector version reads the channel page http")
+
+
 async def test_refresh_repairs_the_channel_pages_and_the_next_run_matches_truth(
     redesigned: Any,
 ) -> None:
