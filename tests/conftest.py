@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +117,20 @@ async def browser(chromium_path: str, replica: Replica) -> AsyncIterator[Browser
 def launch_browser(chromium_path: str) -> LaunchBrowser:
     """``async with launch_browser(rep) as browser:`` for a private replica."""
     return lambda rep: chromium_for(chromium_path, rep)
+
+
+@contextmanager
+def tiny_tmpfs(where: Path) -> Iterator[Path]:
+    """A 256 KB tmpfs mounted on ``where`` (created; root only, else the test is skipped);
+    ``mount -o remount,size=...`` grows it."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    where.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
+                          capture_output=True, check=False)
+    if made.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {made.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from scraper.config import Settings, parse_resolve
 from scraper.jobs.run import run_crawl
 from scraper.store.target import open_store
-from tests.conftest import CHROMIUM
+from tests.conftest import CHROMIUM, tiny_tmpfs
 from tests.test_cli import (
     SCRAPE,
     check_against_truth,
@@ -161,19 +159,9 @@ async def test_videos_failing_for_good_give_exit_6_and_are_retried_once(
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KB tmpfs (root only); the test grows it to free space."""
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("mounting a tmpfs needs root")
-    where = tmp_path / "media"
-    where.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
-                          capture_output=True, check=False)
-    if made.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {made.stderr.decode().strip()}")
-    try:
+    """A 256 KB tmpfs as the media directory; the test grows it to free space."""
+    with tiny_tmpfs(tmp_path / "media") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 async def test_a_full_disk_stops_with_one_line_and_resumes_exact(

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
-import shutil
-import subprocess
 import tracemalloc
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from scraper.config import ResolveRule
 from scraper.errors import DiskFull, TokenRejected
 from scraper.net.client import HttpClient
 from scraper.net.download import FLUSH_BYTES, DownloadResult, download, jpeg_dimensions
+from tests.conftest import tiny_tmpfs
 
 FAST = {"backoff_base_s": 0.001, "backoff_max_s": 0.005}
 BLOCK = bytes(range(256)) * 256  # 64 KiB
@@ -319,19 +317,9 @@ async def test_every_byte_received_before_a_cut_is_kept_and_resumed(
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KB tmpfs (root only); ``remount,size=...`` grows it."""
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("mounting a tmpfs needs root")
-    where = tmp_path / "disk"
-    where.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
-                          capture_output=True, check=False)
-    if made.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {made.stderr.decode().strip()}")
-    try:
+    """A 256 KB tmpfs for the downloads."""
+    with tiny_tmpfs(tmp_path / "disk") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 async def test_a_full_disk_raises_disk_full_and_keeps_the_part(
