@@ -6,8 +6,9 @@ them (up to 10,000 of a kind) for the life of the browser context. Instead each 
 gets a CDP session with Fetch interception for the URL globs of the replies wanted:
 only requests matching a glob pause, at the response stage; the body is read while the
 reply is held, then it goes on to the page unchanged. Measured on 600 video visits over
-4 tabs: half the driver messages per visit, about 10 % less wall time and a driver that
-no longer grows with the visits (bench/visits.py --mode events|fetch).
+4 tabs (bench/visits.py --mode fetch against --mode events, A/B/A/B): 19 driver messages
+a visit instead of 38, about 10 % less wall time, and the driver's peak PSS 126-132 MB
+instead of 136-153 MB.
 """
 
 from __future__ import annotations
