@@ -17,6 +17,13 @@ import pytest
 from scraper.errors import StoreError
 from scraper.models import Snapshot
 from scraper.store.sqlite import SqliteStore
+from scraper.store.sqlite_schema import (
+    APPLICATION_ID,
+    COLUMNS,
+    SCHEMA_VERSION,
+    _check_ours,
+    ensure_table,
+)
 from tests.test_cli import one_error_line, scrape
 from tests.test_store import (
     T0,
@@ -72,6 +79,13 @@ import asyncio, sys
 from datetime import UTC, datetime
 from scraper.models import Snapshot
 from scraper.store.sqlite import SqliteStore
+from scraper.store.sqlite_schema import (
+    APPLICATION_ID,
+    COLUMNS,
+    SCHEMA_VERSION,
+    _check_ours,
+    ensure_table,
+)
 
 async def main():
     async with SqliteStore(sys.argv[1]) as store:
@@ -215,3 +229,31 @@ def test_in_and_ranges_on_indexed_columns_narrow_in_sql() -> None:
     assert where("snapshots", {"vid": {"$in": []}}).sql == "0"
     many = where("snapshots", {"vid": {"$in": [str(n) for n in range(1000)]}})
     assert many.complete and len(many.params) == 1  # one JSON array, whatever its length
+
+
+def test_a_store_another_process_makes_while_we_look_is_not_taken_for_foreign(
+    tmp_path: Path,
+) -> None:
+    """The maker commits between the reader's look at the header and at the tables."""
+    path = tmp_path / "scrape.db"
+    maker = sqlite3.connect(path, isolation_level=None)
+    maker.execute("PRAGMA journal_mode = WAL")
+    maker.execute("BEGIN IMMEDIATE")
+    for collection in COLUMNS:
+        ensure_table(maker, collection)
+    maker.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    maker.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    reader = sqlite3.connect(path, isolation_level=None)
+    seen: list[str] = []
+
+    def commit_meanwhile(sql: str) -> None:
+        seen.append(sql)
+        if "sqlite_master" in sql and maker.in_transaction:
+            maker.execute("COMMIT")
+
+    reader.set_trace_callback(commit_meanwhile)
+    assert _check_ours(reader, path, allow_empty=True) is False  # empty when it looked
+    assert not maker.in_transaction and any("sqlite_master" in sql for sql in seen)
+    assert _check_ours(reader, path, allow_empty=True) is True  # and ours now
+    reader.close()
+    maker.close()

@@ -200,18 +200,29 @@ def open_file(
 
 
 def _check_ours(conn: sqlite3.Connection, path: Path, *, allow_empty: bool) -> bool:
-    """Whether the file is already ours (False: empty, and ``allow_empty``)."""
+    """Whether the file is already ours (False: empty, and ``allow_empty``).
+
+    The header and the table count are read in one transaction: read apart, another
+    process could make the file a store between the two reads (header still empty,
+    tables already there), and the file would look like another program's.
+    """
+    own = not conn.in_transaction
     try:
+        if own:
+            conn.execute("BEGIN")
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a scrape store (not an SQLite database: {exc}); "
                          "it was left as it is") from exc
+    finally:
+        if own and conn.in_transaction:
+            conn.execute("COMMIT")
     if app_id == APPLICATION_ID:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"{path} was written by a newer scrape (store version {version})")
         return True
-    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if app_id != 0 or tables or not allow_empty:
         raise StoreError(f"{path} is an SQLite database of another program, not a scrape "
                          "store; it was left as it is")
