@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,8 +26,6 @@ from playwright.async_api import Error as PlaywrightError
 from ..errors import BrowserError
 
 __all__ = ["Captured", "ReplyCatcher", "UrlMatcher"]
-
-log = logging.getLogger(__name__)
 
 
 class UrlMatcher(Protocol):

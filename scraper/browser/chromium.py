@@ -72,7 +72,7 @@ class Browser:
         self._deaths = 0
         self._lock = asyncio.Lock()
         # One on-demand frame at a time over all tabs: concurrent ones crash Chromium's
-        # compositor (SIGTRAP, measured with bench/visits.py --frames on-demand).
+        # compositor (SIGTRAP: bench/visits.py --frames concurrent).
         self.frame_turn = asyncio.Lock()
 
     async def __aenter__(self) -> Self:

@@ -68,7 +68,6 @@ class Tab:
         self._visits = 0
         self._session: CDPSession | None = None  # ours, beside Playwright's own
         self._catcher: ReplyCatcher | None = None
-        self._results: dict[str, asyncio.Future[Captured]] = {}
         self._cookies: dict[str, str] | None = None
 
     @property
@@ -153,24 +152,26 @@ class Tab:
             "commit" if capture else "domcontentloaded")
         try:
             async with self._guard(f"cannot load {url}", limit_s=timeout):
-                self._results = await catcher.expect(capture or {})
+                results = await catcher.expect(capture or {})
                 response = await page.goto(url, wait_until=wait_until, timeout=timeout * 1000)
         except BrowserError:
             catcher.stop()
             raise
         status = response.status if response else None
         # An error page makes none of the API calls we would otherwise wait for.
-        captured = await self._collect(0 if status and status >= 400 else timeout)
+        captured = await self._collect(results, 0 if status and status >= 400 else timeout)
         if self._gone:
             await self.close()
             raise PageLost(f"cannot load {url}: the page crashed or closed while loading")
         return Visit(url=page.url, status=status, captured=captured)
 
-    async def _collect(self, limit_s: float) -> dict[str, Captured]:
-        if not self._results:
+    async def _collect(
+        self, results: Mapping[str, asyncio.Future[Captured]], limit_s: float
+    ) -> dict[str, Captured]:
+        if not results:
             return {}
         loop = asyncio.get_running_loop()
-        deadline, pending = loop.time() + limit_s, set(self._results.values())
+        deadline, pending = loop.time() + limit_s, set(results.values())
         step = _FRAMES_AFTER_S
         while pending:
             step = min(step, deadline - loop.time())
@@ -183,7 +184,7 @@ class Tab:
         if self._catcher is not None:
             self._catcher.stop()
         out: dict[str, Captured] = {}
-        for name, fut in self._results.items():
+        for name, fut in results.items():
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 out[name] = fut.result()
             elif not fut.done():
