@@ -1,14 +1,18 @@
 """The browser alone: video visits as `scrape run` makes them, with one thing changed.
 
-Launches `chromium-headless-shell` through Playwright with the scraper's own flags, reads
-video URLs from the catalogue, then visits them over a few tabs the way `browser/pool.py`
-does (navigate to `commit`, capture the UPS and comment-page-1 replies held by CDP
-Fetch interception, read `outerHTML`), and prints the CPU seconds of the driver and of
-each Chromium process kind during the visits, the peak PSS by kind, and the driver
-messages that reached Python per visit. Each option changes one thing, so runs can be
-compared alternately (A/B/A/B):
+Launches `chromium-headless-shell` with the scraper's own flags, reads video URLs from
+the catalogue, then visits them over a few tabs and prints the CPU seconds of each
+Chromium process kind (and of the Playwright driver) during the visits and the peak PSS
+by kind. By default the visits are the scraper's own (`browser/pool.py` over the
+DevTools pipe: capture the UPS and comment-page-1 replies held by CDP Fetch
+interception, read `outerHTML`). With `--via playwright` the same visits go through
+Playwright as the scraper made them before (navigate to `commit`, the same Fetch
+capture on a CDP session), and the other options change one thing of that, counting the
+driver messages that reached Python per visit. Runs can be compared alternately
+(A/B/A/B):
 
-    python bench/visits.py                                   # the scraper's settings
+    python bench/visits.py                                   # the scraper's own tabs
+    python bench/visits.py --via playwright                  # the same through Playwright
     python bench/visits.py --add-flag=--single-process       # one more Chromium flag
     python bench/visits.py --drop-flag=--process-per-site    # one flag less
     python bench/visits.py --viewport 320x240
@@ -39,8 +43,12 @@ from common import cpu_s, pss_kb, replica, tree
 from playwright._impl import connection
 from playwright.async_api import BrowserContext, Page, Response, async_playwright
 
+from scraper.api.tokens import api_matcher
+from scraper.browser.chromium import Browser
 from scraper.browser.frames import FRAME_FLAGS, begin_frame
-from scraper.config import DEFAULT_CHROMIUM_ARGS, HEADLESS_SHELL
+from scraper.browser.options import BrowserOptions
+from scraper.browser.pool import TabPool
+from scraper.config import DEFAULT_CHROMIUM_ARGS, HEADLESS_SHELL, parse_resolve
 
 MESSAGES: collections.Counter[str] = collections.Counter()
 _dispatch = connection.Connection.dispatch
@@ -190,6 +198,65 @@ async def tab(context: BrowserContext, urls: asyncio.Queue[str], mode: str,
     return ok
 
 
+async def via_pool(args: argparse.Namespace, port: int) -> dict[str, Any]:
+    """The visits made by the scraper's own tabs (browser/pool.py over the pipe)."""
+    flags = tuple(f for f in DEFAULT_CHROMIUM_ARGS if f.split("=")[0] not in args.drop_flag)
+    options = BrowserOptions(
+        executable=HEADLESS_SHELL, args=(*flags, *args.add_flag),
+        resolve=parse_resolve([f"*.test=127.0.0.1:{port}"]), blocked_hosts=("*.ykcdn.test",),
+        visits_per_page=args.visits_per_page, frames_on_demand=args.frames != "always")
+    me = os.getpid()
+    async with Browser(options) as browser:
+        pool = TabPool(browser, args.tabs)
+        urls: list[str] = []
+        async with pool.tab() as first:
+            for n in range(1, 100):
+                suffix = "" if n == 1 else f"/_page225659_{n}_cmodid_225659"
+                await first.visit(f"http://news.youku.test/index/jrrm{suffix}")
+                found = await first.evaluate(
+                    "[...document.querySelectorAll('div.v-link a')].map(e => e.href)")
+                if not isinstance(found, list) or not found or len(urls) >= args.visits:
+                    break
+                urls += [str(u) for u in found]
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for url in urls[:args.visits]:
+            queue.put_nowait(url)
+        visits = queue.qsize()
+
+        async def one_tab() -> int:
+            ok = 0
+            while not queue.empty():
+                url = queue.get_nowait()
+                vid = url.rsplit("id_", 1)[-1].split(".html")[0]
+                async with pool.tab() as tab:
+                    await tab.visit(url, capture={
+                        "ups": api_matcher("ups.youku.test", "/ups/get.json", vid=vid,
+                                           vid_params=("vid",)),
+                        "comments": api_matcher(
+                            "p.comments.youku.test", "/ycp/comment/pc/commentList", vid=vid,
+                            vid_params=("objectId",), extra={"currentPage": "1"})})
+                    ok += 'id="subtitle"' in await tab.html()
+            return ok
+
+        before, peak = by_kind(me), PeakByKind(me)
+        peak.start()
+        started = time.monotonic()
+        ok = sum(await asyncio.gather(*(one_tab() for _ in range(args.tabs))))
+        wall = time.monotonic() - started
+        peak.done.set()
+        cpu: dict[str, float] = collections.Counter()
+        for pid, (name, seconds, _) in by_kind(me).items():
+            cpu[name] += seconds - before.get(pid, (name, 0.0, 0))[1]
+        await pool.close()
+    return {
+        "via": "cdp", "visits": visits, "rendered": ok, "wall_s": round(wall, 2),
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items() if not k.startswith("python")},
+        "peak_pss_mb": {k: v // 1024 for k, v in peak.peak.items() if not k.startswith("python")},
+        "load": os.getloadavg()[0], "added": args.add_flag, "dropped": args.drop_flag,
+        "frames": args.frames, "visits_per_page": args.visits_per_page,
+    }
+
+
 async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
     flags = [f for f in DEFAULT_CHROMIUM_ARGS if f.split("=")[0] not in args.drop_flag]
     if args.frames != "always":
@@ -223,7 +290,7 @@ async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
             cpu[name] += seconds - before.get(pid, (name, 0.0, 0))[1]
         await browser.close()
     return {
-        "visits": visits, "rendered": ok, "wall_s": round(wall, 2),
+        "via": "playwright", "visits": visits, "rendered": ok, "wall_s": round(wall, 2),
         "cpu_s": {k: round(v, 2) for k, v in cpu.items() if not k.startswith("python")},
         "peak_pss_mb": {k: v // 1024 for k, v in peak.peak.items() if not k.startswith("python")},
         "messages_per_visit": {k: round(v / max(visits, 1), 2) for k, v in MESSAGES.most_common()},
@@ -237,6 +304,9 @@ async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--visits", type=int, default=120)
+    parser.add_argument("--via", choices=["cdp", "playwright"], default="cdp",
+                        help="the scraper's own tabs over the DevTools pipe, or Playwright "
+                        "(where --mode applies)")
     parser.add_argument("--tabs", type=int, default=4)
     parser.add_argument("--mode", choices=["fetch", "events", "poll", "minimize", "pressure"],
                         default="fetch")
@@ -252,4 +322,5 @@ if __name__ == "__main__":
                         help="visits before a tab's page is replaced (the scraper's default)")
     arguments = parser.parse_args()
     with replica(max(150, arguments.visits)) as replica_port:
-        print(json.dumps(asyncio.run(main(arguments, replica_port)), ensure_ascii=False))
+        run = via_pool if arguments.via == "cdp" else main
+        print(json.dumps(asyncio.run(run(arguments, replica_port)), ensure_ascii=False))

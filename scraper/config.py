@@ -138,9 +138,10 @@ def driver_environment() -> None:
 def find_chromium(explicit: str | None = None, *, headless: bool = True) -> str | None:
     """``--chromium``, else ``SCRAPER_CHROMIUM``, else Debian's Chromium: for a headless
     run ``chromium-headless-shell`` where installed (the old headless mode, which
-    Playwright also uses for headless runs: faster and smaller), else ``chromium``.
+    Playwright also uses for headless runs: faster and smaller), else ``chromium``; else
+    one that ``playwright install chromium`` downloaded (set-up's fallback off Debian).
 
-    None means Playwright's own browser. A path the user named must exist.
+    None: no Chromium at all. A path the user named must exist.
     """
     named = explicit or env("SCRAPER_CHROMIUM")
     if named:
@@ -148,7 +149,26 @@ def find_chromium(explicit: str | None = None, *, headless: bool = True) -> str 
             return named
         raise ConfigError(f"Chromium not found at {named!r} (from --chromium or SCRAPER_CHROMIUM)")
     candidates = (HEADLESS_SHELL, DEBIAN_CHROMIUM) if headless else (DEBIAN_CHROMIUM,)
-    return next((path for path in candidates if Path(path).is_file()), None)
+    found = next((path for path in candidates if Path(path).is_file()), None)
+    return found or _downloaded_chromium(headless=headless)
+
+
+def _downloaded_chromium(*, headless: bool) -> str | None:
+    """The newest Chromium in Playwright's browser cache (``PLAYWRIGHT_BROWSERS_PATH``)."""
+    root = Path(env("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
+    patterns = ["chromium-*/chrome-linux*/chrome"]
+    if headless:
+        patterns.insert(0, "chromium_headless_shell-*/chrome-*/headless_shell")
+    for pattern in patterns:
+        found = sorted(root.glob(pattern), key=lambda p: _revision(p.parts[-3]), reverse=True)
+        if found:
+            return str(found[0])
+    return None
+
+
+def _revision(directory: str) -> int:
+    digits = directory.rpartition("-")[2]
+    return int(digits) if digits.isdigit() else -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from .browser.inspection import Inspection, inspect
 from .browser.options import browser_options
-from .browser.pool import Browser
 from .config import Settings
 from .errors import ConfigError, FetchError
 from .site.extract import extract_items, extract_page
@@ -67,7 +66,7 @@ async def debug_page(settings: Settings, url: str, *, out_dir: Path, pause: bool
     values: dict[str, Any] = {}
     versions: dict[str, str] = {}
     outlined: dict[str, int] = {}
-    async with Browser(options) as browser, inspect(browser, url, trace=trace) as page:
+    async with inspect(options, url, trace=trace) as page:
         if page.status is not None and page.status >= 400:
             raise FetchError(f"{url} answered HTTP {page.status}: no page to inspect")
         html = await page.html()

@@ -65,10 +65,14 @@ async def test_replies_are_read_and_the_page_still_gets_them(make_replica: Any) 
                         assert [c.id for c in page.comments] == truth_ids[:len(page.comments)]
                         assert page.total_size == rep.truth.comment_counts(
                             vid, rep.clock.now())[1]
-                    # Held replies went on to the page's own scripts unchanged.
+                    # Held replies went on to the page's own scripts unchanged (which
+                    # may read them a moment after the visit saw them).
                     got = await tab.evaluate(
-                        "JSON.stringify([!!(window.__ups && window.__ups.data),"
-                        " !!(window.ykComment && window.ykComment.data)])")
+                        "new Promise(done => { const look = (n) => {"
+                        " const seen = [!!(window.__ups && window.__ups.data),"
+                        " !!(window.ykComment && window.ykComment.data)];"
+                        " if ((seen[0] && seen[1]) || n > 250) done(JSON.stringify(seen));"
+                        " else setTimeout(() => look(n + 1), 20); }; look(0); })")
                     assert json.loads(str(got)) == [True, True]
                     assert truth.subtitle in await tab.html()
             await pool.close()

@@ -65,3 +65,20 @@ def test_headed_without_display_says_how(monkeypatch: pytest.MonkeyPatch) -> Non
         Settings(headed=True).checked()
     with pytest.raises(ConfigError, match="--slow-mo"):
         Settings(slow_mo_ms=50).checked()
+
+
+def test_a_chromium_playwright_downloaded_is_found_newest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scraper.config import _downloaded_chromium
+
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    assert _downloaded_chromium(headless=True) is None
+    for name in ("chromium-999/chrome-linux/chrome", "chromium-1255/chrome-linux64/chrome",
+                 "chromium_headless_shell-1255/chrome-linux64/headless_shell"):
+        (tmp_path / name).parent.mkdir(parents=True)
+        (tmp_path / name).write_text("")
+    assert _downloaded_chromium(headless=False) == str(
+        tmp_path / "chromium-1255/chrome-linux64/chrome")
+    assert _downloaded_chromium(headless=True) == str(
+        tmp_path / "chromium_headless_shell-1255/chrome-linux64/headless_shell")

@@ -75,9 +75,11 @@ def _overlapping(boxes: list[tuple[str, float, float, float, float]]) -> list[tu
 
 @pytest.mark.parametrize("page", ["catalogue", "video"])
 async def test_labels_of_neighbouring_fields_do_not_overlap(
-    browser: Any, replica: Any, tmp_path: Path, page: str
+    chromium_path: str, replica: Any, tmp_path: Path, page: str
 ) -> None:
     from scraper.browser.inspection import inspect
+    from scraper.browser.options import BrowserOptions
+    from scraper.config import DEFAULT_CHROMIUM_ARGS, parse_resolve
     from scraper.debug import outline, page_types_for
     from scraper.site.profile import load_profile
     from scraper.site.selector_files import load_selectors
@@ -86,7 +88,9 @@ async def test_labels_of_neighbouring_fields_do_not_overlap(
     vid = replica.truth.categories["jrrm"][0]
     url = profile.absolute(f"//v.youku.test/v_show/id_{vid}==.html" if page == "video"
                            else "//news.youku.test/index/jrrm")
-    async with inspect(browser, url, trace=tmp_path / "t.zip") as shown:
+    options = BrowserOptions(executable=chromium_path, args=DEFAULT_CHROMIUM_ARGS,
+                             resolve=parse_resolve([replica.resolve]))
+    async with inspect(options, url, trace=tmp_path / "t.zip") as shown:
         for n, kind in enumerate(page_types_for(profile, url)):
             await outline(shown, load_selectors(profile, kind)[0], offset=n * 4)
         drawn = await shown.label_boxes()

@@ -36,10 +36,14 @@ async def test_a_launched_browser_serves_pages_and_closes_with_its_launch() -> N
     browser = await early.ready()
     assert browser.marker is not None
     assert chromium_pids(browser.marker)  # running
-    context, page = await browser.open_page()
-    await page.set_content("<p id=x>early</p>")
-    assert await page.inner_text("#x") == "early"
-    await browser.close_page(context, page)
+    page = await browser.open_page()
+    await page.session.send("Page.navigate", {"url": "data:text/html,<p id=x>early</p>"})
+    found = await page.session.send("Runtime.evaluate", {
+        "expression": "new Promise(r => { const look = () => document.getElementById('x')"
+                      " ? r(document.getElementById('x').textContent) : setTimeout(look, 10);"
+                      " look(); })", "awaitPromise": True, "returnByValue": True})
+    assert found["result"]["value"] == "early"
+    await browser.close_page(page, page.context)
     await early.close()
     assert not chromium_pids(browser.marker)
     await early.close()  # twice is harmless

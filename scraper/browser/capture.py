@@ -1,14 +1,13 @@
-"""The API replies a page's own scripts fetch, read while the browser holds them.
+"""The API replies a page's own scripts fetch, read while the browser holds them, and
+the status of the page's own document.
 
-Listening to Playwright's ``response`` event costs every request of every visit: the
-driver makes a request and a response object for each, sends both to Python and keeps
-them (up to 10,000 of a kind) for the life of the browser context. Instead each page
-gets a CDP session with Fetch interception for the URL globs of the replies wanted:
-only requests matching a glob pause, at the response stage; the body is read while the
-reply is held, then it goes on to the page unchanged. Measured on 600 video visits over
-4 tabs (bench/visits.py --mode fetch against --mode events, A/B/A/B): 19 driver messages
-a visit instead of 38, about 10 % less wall time, and the driver's peak PSS 126-132 MB
-instead of 136-153 MB.
+Each page's session has Fetch interception for the URL globs of the replies wanted, and
+for documents: only requests matching a pattern pause, at the response stage; a reply's
+body is read while it is held, a document's status and URL are noted, then each goes on
+to the page unchanged. Watching every request's events instead (Network domain, or
+Playwright's ``response`` event) costs every request of every visit: measured on 600
+video visits over 4 tabs (bench/visits.py --mode fetch against --mode events, A/B/A/B),
+about 10 % more wall time then.
 """
 
 from __future__ import annotations
@@ -20,12 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from playwright.async_api import CDPSession
-from playwright.async_api import Error as PlaywrightError
-
 from ..errors import BrowserError
+from .cdp import CdpError, Session
 
-__all__ = ["Captured", "ReplyCatcher", "UrlMatcher"]
+__all__ = ["Captured", "Document", "ReplyCatcher", "UrlMatcher"]
 
 
 class UrlMatcher(Protocol):
@@ -47,13 +44,28 @@ class Captured:
     body: str
 
 
+# Every document the page loads pauses once at the response stage: its status and URL.
+_DOCUMENTS = {"urlPattern": "*", "resourceType": "Document", "requestStage": "Response"}
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The page's own document as it arrived: the final URL (after redirects), status."""
+
+    url: str
+    status: int
+
+
 class ReplyCatcher:
     """Fetch interception on one page: the replies one visit waits for, as futures."""
 
-    def __init__(self, session: CDPSession) -> None:
-        """A catcher on the page of ``session``; nothing is held until ``expect``."""
+    def __init__(self, session: Session, main_frame: str) -> None:
+        """A catcher on the page of ``session`` (whose main frame is ``main_frame``);
+        nothing is held until ``expect``."""
         self._session = session
-        self._globs: frozenset[str] = frozenset()
+        self._main_frame = main_frame
+        self.document: Document | None = None  # the current visit's
+        self._globs: frozenset[str] | None = None
         self._wanted: dict[str, UrlMatcher] = {}
         self._results: dict[str, asyncio.Future[Captured]] = {}
         self._handlers: set[asyncio.Task[None]] = set()
@@ -68,10 +80,11 @@ class ReplyCatcher:
         """
         for future in self._results.values():
             future.cancel()
-        globs = self._globs | {matcher.url_glob for matcher in wanted.values()}
+        self.document = None
+        globs = (self._globs or frozenset()) | {matcher.url_glob for matcher in wanted.values()}
         if globs != self._globs:
             patterns = [{"urlPattern": glob, "requestStage": "Response"} for glob in sorted(globs)]
-            await self._session.send("Fetch.enable", {"patterns": patterns})
+            await self._session.send("Fetch.enable", {"patterns": [_DOCUMENTS, *patterns]})
             self._globs = globs
         loop = asyncio.get_running_loop()
         self._wanted = dict(wanted)
@@ -108,20 +121,25 @@ class ReplyCatcher:
         """Read a held reply if a visit wants it, then let it go on to the page."""
         request_id, url = event["requestId"], event["request"]["url"]
         status = event.get("responseStatusCode")
-        future = self._claim(url)
+        if event.get("resourceType") == "Document":
+            if event.get("frameId") == self._main_frame and isinstance(status, int):
+                self.document = Document(url, status)
+            future = None
+        else:
+            future = self._claim(url)
         try:
             # A redirect or a failed request has no body to read.
             if future is not None and isinstance(status, int) and not 300 <= status < 400:
                 await self._read(request_id, url, status, future)
         finally:
-            with contextlib.suppress(PlaywrightError):  # the page closed while held
+            with contextlib.suppress(CdpError):  # the page closed while held
                 await self._session.send("Fetch.continueRequest", {"requestId": request_id})
 
     async def _read(self, request_id: str, url: str, status: int,
                     future: asyncio.Future[Captured]) -> None:
         try:
             reply = await self._session.send("Fetch.getResponseBody", {"requestId": request_id})
-        except PlaywrightError as exc:
+        except CdpError as exc:
             _fail(future, BrowserError(f"cannot read {url}: {str(exc).splitlines()[0]}"))
             return
         raw = reply.get("body", "")

@@ -4,10 +4,17 @@ it grows too large, and the browser contexts that hand out pages.
 Pages share one context (one cookie jar and cache, and with --process-per-site one
 renderer) until it has handed out ``pages_per_context`` pages; then new pages go to a
 fresh one and the old one closes with its last page. Chromium itself is treated the
-same way, like crawlee's browser pool: a Chromium that died (``disconnected``) is
+same way, like crawlee's browser pool: a Chromium that died (its pipe closed) is
 replaced at the next page opened (a bounded number of times per run), and one past its
 memory limit or visit budget is retired: tabs move to a fresh Chromium at their next
 visit and the old one closes with its last page, so no visit in flight is lost.
+
+Chromium is driven over its DevTools pipe (``cdp.py``), not through Playwright: the
+Playwright driver, a Node.js process between Python and Chromium, follows every network
+request and lifecycle event of every page and injects its helper scripts into each new
+document, which cost about a third of the CPU of a video visit and 100 MB of memory
+(bench/visits.py against bench/cdp_visits.py). ``scrape debug`` and chart exports, one
+page each, keep Playwright.
 """
 
 from __future__ import annotations
@@ -16,45 +23,80 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from playwright.async_api import Browser as PWBrowser
-from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
-from playwright.async_api import Error as PlaywrightError
-
-from ..config import driver_environment
 from ..errors import BrowserError, BrowserKeepsDying
 from ..progress import Count, Stats
-from .error_map import playwright_errors
-from .frames import FRAME_FLAGS
+from .cdp import CdpError, Session
+from .error_map import cdp_errors
+from .launch import ChromiumProcess, spawn
 from .memory import tree_pss_mb
-from .options import BrowserOptions
+from .options import BrowserOptions, launch_args
 
-__all__ = ["MEMORY_CHECK_EVERY", "Browser"]
+__all__ = ["MEMORY_CHECK_EVERY", "Browser", "PageTarget"]
 
 log = logging.getLogger(__name__)
 
 MEMORY_CHECK_EVERY = 10  # visits between two reads of Chromium's PSS (a /proc walk)
 _CLOSE_S = 10.0  # closing a dead browser's pages must not hang the run
+# The viewport Playwright gives a page by default, kept so pages lay out as before; a
+# headed Chromium sizes only a new window.
+_VIEWPORT = {"width": 1280, "height": 720, "newWindow": True}
+
+
+class PageTarget:
+    """One tab of Chromium: its target, the flat session that drives it, and whether it
+    crashed or was closed (``on_end`` is told which, once)."""
+
+    def __init__(self, target_id: str, session: Session, context: str) -> None:
+        self.target_id = target_id
+        self.session = session
+        self.context = context
+        self.ended: str | None = None  # "crash" or "close"
+        self._on_end: list[Callable[[str], None]] = []
+
+    def on_end(self, callback: Callable[[str], None]) -> None:
+        self._on_end.append(callback)
+
+    def end(self, how: str) -> None:
+        if self.ended is None:
+            self.ended = how
+            for callback in self._on_end:
+                callback(how)
 
 
 class _Chromium:
     """One launched Chromium process and what it has served."""
 
-    def __init__(self, browser: PWBrowser, marker: str) -> None:
-        self.browser = browser
+    def __init__(self, process: ChromiumProcess, marker: str) -> None:
+        self.process = process
+        self.root = process.connection.session()
         self.marker = marker
         self.lost = False
         self.retired = False
         self.visits = 0
-        self.contexts: set[BrowserContext] = set()
-        browser.on("disconnected", self._on_disconnected)
+        self.contexts: set[str] = set()
+        self.pages: dict[str, PageTarget] = {}  # by session id
+        connection = process.connection
+        connection.on(None, "Connection.closed", self._on_closed)
+        connection.on(None, "Target.detachedFromTarget", self._on_detached)
 
-    def _on_disconnected(self, _: PWBrowser) -> None:
+    def _on_closed(self, _: dict[str, Any]) -> None:
         if not self.retired:
             self.lost = True
+        for page in self.pages.values():
+            page.end("close")
+
+    def _on_detached(self, event: dict[str, Any]) -> None:
+        page = self.pages.pop(str(event.get("sessionId")), None)
+        if page is not None:
+            self.process.connection.forget(page.session.id or "")
+            page.end("close")
+
+    async def close(self) -> None:
+        await self.process.close()
 
 
 class Browser:
@@ -63,23 +105,21 @@ class Browser:
     def __init__(self, options: BrowserOptions, *, stats: Stats | None = None) -> None:
         self.options = options
         self.stats = stats if stats is not None else Stats()
-        self._pw: Playwright | None = None
         self._chromium: _Chromium | None = None
-        self._context: BrowserContext | None = None
+        self._context: str | None = None
         self._handed_out = 0
-        self._open_pages: dict[BrowserContext, int] = {}
-        self._owner: dict[BrowserContext, _Chromium] = {}
+        self._open_pages: dict[str, int] = {}
+        self._owner: dict[str, _Chromium] = {}
         self._deaths = 0
+        self._started = False
         self._lock = asyncio.Lock()
         # One on-demand frame at a time over all tabs: concurrent ones crash Chromium's
         # compositor (SIGTRAP: bench/visits.py --frames concurrent).
         self.frame_turn = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
-        driver_environment()
+        self._started = True
         try:
-            with playwright_errors("cannot start Chromium"):
-                self._pw = await async_playwright().start()
             self._chromium = await self._launch()
         except BaseException:
             await self._shutdown()
@@ -97,48 +137,29 @@ class Browser:
         return self._chromium.marker if self._chromium else None
 
     async def _launch(self) -> _Chromium:
-        if self._pw is None:
+        if not self._started:
             raise BrowserError("the browser is not running")
+        executable = self.options.executable
+        if executable is None:
+            raise BrowserError("no Chromium found: install chromium-headless-shell or "
+                               "chromium, or name one with --chromium / SCRAPER_CHROMIUM")
         marker = f"--scraper-browser={uuid.uuid4().hex}"
-        with playwright_errors("cannot start Chromium"):
-            launched = await self._pw.chromium.launch(
-                executable_path=self.options.executable, headless=self.options.headless,
-                slow_mo=self.options.slow_mo_ms or None, args=self._launch_args(marker))
-        return _Chromium(launched, marker)
-
-    def _launch_args(self, marker: str) -> list[str]:
-        frames = FRAME_FLAGS if self.options.frames_on_demand else ()
-        args = ["--no-sandbox", *self.options.args, *frames, marker]
-        # Media hosts resolve nowhere for the browser (the first matching rule wins), so
-        # a player cannot stream segments the HTTP client downloads anyway. It costs
-        # nothing per request, unlike an interception route.
-        rules = [f"MAP {host} ~NOTFOUND" for host in self.options.blocked_hosts]
-        rules += [rule.chromium_rule() for rule in self.options.resolve]
-        if rules:
-            args.append(f"--host-resolver-rules={', '.join(rules)}")
-        return args
+        process = await spawn(executable, launch_args(self.options, marker))
+        return _Chromium(process, marker)
 
     async def _shutdown(self) -> None:
+        self._started = False
         chromiums = {*self._owner.values(), *filter(None, [self._chromium])}
         for chromium in chromiums:
-            await _quietly(chromium.browser.close())
-        if self._pw is not None:
-            await _quietly(self._pw.stop())
-        self._chromium, self._pw = None, None
+            await _quietly(chromium.close())
+        self._chromium = None
         self._owner.clear()
         self._open_pages.clear()
 
-    async def new_context(self) -> BrowserContext:
-        """A fresh context of the current Chromium (``scrape debug`` traces one)."""
-        async with self._lock:
-            chromium = await self._current()
-        return await self._new_context(chromium)
-
-    async def _new_context(self, chromium: _Chromium) -> BrowserContext:
-        with playwright_errors("cannot open a browser context", gone=lambda: chromium.lost):
-            context = await chromium.browser.new_context(user_agent=self.options.user_agent)
-            context.set_default_timeout(self.options.timeout_s * 1000)
-        return context
+    async def _new_context(self, chromium: _Chromium) -> str:
+        with cdp_errors("cannot open a browser context", gone=lambda: chromium.lost):
+            reply = await chromium.root.send("Target.createBrowserContext")
+        return str(reply["browserContextId"])
 
     # --- the current Chromium: relaunched when lost, retired when too large -----------
 
@@ -163,7 +184,7 @@ class Browser:
             await self._close_if_unused(current)
         return self._chromium
 
-    async def visited(self, context: BrowserContext | None) -> None:
+    async def visited(self, context: str | None) -> None:
         """Count a visit; retire the Chromium that served it when it is due for it."""
         chromium = self._owner.get(context) if context is not None else None
         if chromium is None or chromium.retired or chromium.lost:
@@ -184,7 +205,7 @@ class Browser:
 
     # --- pages ------------------------------------------------------------------------
 
-    async def open_page(self) -> tuple[BrowserContext, Page]:
+    async def open_page(self) -> PageTarget:
         """A new page in the shared context, rotating the context when it is used up."""
         async with self._lock:
             chromium = await self._current()
@@ -200,49 +221,71 @@ class Browser:
             self._handed_out += 1
             self._open_pages[context] += 1
         try:
-            with playwright_errors("cannot open a page", gone=lambda: chromium.lost):
-                return context, await context.new_page()
+            with cdp_errors("cannot open a page", gone=lambda: chromium.lost):
+                return await self._new_page(chromium, context)
         except BrowserError:
-            await self.close_page(context, None)
+            await self.close_page(None, context)
             raise
 
-    async def close_page(self, context: BrowserContext, page: Page | None) -> None:
+    async def _new_page(self, chromium: _Chromium, context: str) -> PageTarget:
+        root = chromium.root
+        created = await root.send("Target.createTarget", {
+            "url": "about:blank", "browserContextId": context, **_VIEWPORT})
+        target_id = str(created["targetId"])
+        attached = await root.send("Target.attachToTarget", {
+            "targetId": target_id, "flatten": True})
+        session = chromium.process.connection.session(str(attached["sessionId"]))
+        page = PageTarget(target_id, session, context)
+        chromium.pages[str(session.id)] = page
+        session.on("Inspector.targetCrashed", lambda _: page.end("crash"))
+        await asyncio.gather(session.send("Inspector.enable"), session.send("Page.enable"))
+        return page
+
+    async def close_page(self, page: PageTarget | None, context: str) -> None:
         """Close a page from ``open_page``; a retired context goes with its last page."""
-        if page is not None:
-            await _quietly(page.close())
+        owner = self._owner.get(context)
+        if page is not None and owner is not None and page.ended != "close":
+            await _quietly(owner.root.send("Target.closeTarget", {"targetId": page.target_id}))
         async with self._lock:
             self._open_pages[context] = self._open_pages.get(context, 1) - 1
-            if context is not self._context and self._open_pages[context] <= 0:
+            if context != self._context and self._open_pages[context] <= 0:
                 await self._close_context(context)
 
-    def retired(self, context: BrowserContext | None) -> bool:
+    def retired(self, context: str | None) -> bool:
         """Whether ``context`` was replaced (or its Chromium retired or lost): its tabs
         move on at their next visit, so the old one does not outlive it by long."""
         if context is None:
             return False
         owner = self._owner.get(context)
-        return context is not self._context or owner is None or owner.retired or owner.lost
+        return context != self._context or owner is None or owner.retired or owner.lost
 
-    def dead(self, context: BrowserContext | None) -> bool:
+    def dead(self, context: str | None) -> bool:
         """Whether the Chromium of ``context`` died."""
         owner = self._owner.get(context) if context is not None else None
         return owner is not None and owner.lost
 
-    async def _close_context(self, context: BrowserContext) -> None:
+    def cookie_jar(self, context: str) -> Session | None:
+        """The session that reads ``context``'s cookies (its Chromium's own)."""
+        owner = self._owner.get(context)
+        return owner.root if owner is not None else None
+
+    async def _close_context(self, context: str) -> None:
         self._open_pages.pop(context, None)
         owner = self._owner.pop(context, None)
-        await _quietly(context.close())
         if owner is not None:
+            if not owner.lost:
+                await _quietly(owner.root.send(
+                    "Target.disposeBrowserContext", {"browserContextId": context}))
             owner.contexts.discard(context)
             await self._close_if_unused(owner)
 
     async def _close_if_unused(self, chromium: _Chromium) -> None:
         if chromium is not self._chromium and not chromium.contexts:
-            await _quietly(chromium.browser.close())
+            await _quietly(chromium.close())
 
 
 async def _quietly(closing: Awaitable[object]) -> None:
     """Await a clean-up call; a dead browser's errors and hangs do not matter here."""
-    with contextlib.suppress(PlaywrightError, TimeoutError):
+    with contextlib.suppress(CdpError, TimeoutError):
         async with asyncio.timeout(_CLOSE_S):
             await closing

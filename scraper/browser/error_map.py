@@ -1,47 +1,28 @@
-"""Playwright errors become ours here, in one place (as the store's ``_errors`` does for
-motor): every Playwright call of the package runs inside ``playwright_errors``."""
+"""The DevTools pipe's errors become ours here, in one place (as the store's ``_errors``
+does for motor): every CDP command of a page runs inside ``cdp_errors``, with a hard
+deadline (``within``). Playwright's, for the one-page commands that use it, are mapped
+in ``playwright_map.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Callable, Iterator
 
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeout
+from ..errors import BrowserError, PageLost
+from .cdp import CdpClosed, CdpError
 
-from ..errors import BrowserError, PageLost, SiteUnreachable
-
-__all__ = ["first_line", "playwright_errors", "within"]
-
-# How Playwright words an operation on a page, context or browser that went away; a
-# navigation cut by a renderer crash fails as aborted (the crash event comes after it).
-_GONE = re.compile(r"closed|crash|disconnected|detached|ERR_ABORTED", re.IGNORECASE)
-# How Chromium words a navigation that reached no server (refused, unresolved, cut off).
-_NO_SERVER = re.compile(r"net::ERR_(CONNECTION_\w+|NAME_NOT_RESOLVED|NAME_RESOLUTION_FAILED|"
-                        r"ADDRESS_UNREACHABLE|TIMED_OUT|EMPTY_RESPONSE|INTERNET_DISCONNECTED)")
+__all__ = ["cdp_errors", "first_line", "within"]
 
 
 @contextlib.contextmanager
-def playwright_errors(what: str, *, gone: Callable[[], bool] | None = None,
-                      navigating: bool = False) -> Iterator[None]:
-    """Raise a Playwright error from inside as ``BrowserError("what: first line")``.
-
-    With ``navigating`` (the one navigation of a command), a navigation that reached no
-    server is ``SiteUnreachable``: the browser works, the site does not answer.
-
-    With ``gone`` (asked of a page's operations) the error is a ``PageLost`` when the page
-    crashed, was closed under us or lost its browser (``gone()`` says so, or the message
-    does), or timed out: the caller retries the visit in a new page.
-    """
+def cdp_errors(what: str, *, gone: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Raise a CDP error from inside as ``BrowserError("what: first line")``; with ``gone``
+    (a page's operations), as ``PageLost`` when the page or its browser went away."""
     try:
         yield
-    except PlaywrightError as exc:
-        if navigating and _NO_SERVER.search(str(exc)):
-            raise SiteUnreachable(f"{what}: {first_line(exc)}") from exc
-        lost = gone is not None and (
-            isinstance(exc, PlaywrightTimeout) or gone() or bool(_GONE.search(str(exc))))
+    except CdpError as exc:
+        lost = gone is not None and (isinstance(exc, CdpClosed) or gone())
         raise (PageLost if lost else BrowserError)(f"{what}: {first_line(exc)}") from exc
 
 

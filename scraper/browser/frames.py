@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import CDPSession
+from .cdp import Session
 
 __all__ = ["FRAME_FLAGS", "begin_frame", "draws_on_demand"]
 
@@ -37,6 +37,6 @@ def draws_on_demand(executable: str | None, *, headless: bool) -> bool:
     return headless and executable is not None and "headless-shell" in Path(executable).name
 
 
-async def begin_frame(session: CDPSession) -> None:
+async def begin_frame(session: Session) -> None:
     """One frame's script and layout work on the session's page, nothing drawn."""
     await session.send("HeadlessExperimental.beginFrame", {"noDisplayUpdates": True})

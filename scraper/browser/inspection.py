@@ -1,6 +1,7 @@
 """``scrape debug``'s view of one page: overlays, a screenshot, a trace, the Inspector.
 
-Like the rest of ``browser/``, its Playwright errors stop here (``playwright_errors``).
+The crawl drives Chromium over its DevTools pipe; this one page goes through Playwright,
+for its trace and its Inspector. Its Playwright errors stop here (``playwright_errors``).
 """
 
 from __future__ import annotations
@@ -9,19 +10,42 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from playwright.async_api import Browser as PWBrowser
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Page, async_playwright
 
-from .chromium import Browser
-from .error_map import playwright_errors
+from ..config import driver_environment
+from .options import BrowserOptions, launch_args
+from .playwright_map import playwright_errors
 
 __all__ = ["Inspection", "inspect"]
 
 
 @contextlib.asynccontextmanager
-async def inspect(browser: Browser, url: str, *, trace: Path) -> AsyncIterator[Inspection]:
-    """Open ``url`` in a fresh traced context of ``browser``, for ``scrape debug``."""
-    context = await browser.new_context()
+async def inspect(options: BrowserOptions, url: str, *, trace: Path) -> AsyncIterator[Inspection]:
+    """Open ``url`` in a Chromium launched with ``options``, traced, for ``scrape debug``."""
+    driver_environment()
+    async with async_playwright() as pw:
+        with playwright_errors("cannot start Chromium"):
+            browser = await pw.chromium.launch(
+                executable_path=options.executable, headless=options.headless,
+                slow_mo=options.slow_mo_ms or None,
+                args=[a for a in launch_args(options, "--scraper-debug")
+                      if not a.startswith(("--headless", "--hide-scrollbars", "--user-agent"))])
+        try:
+            async with _traced(browser, options, url, trace=trace) as page:
+                yield page
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def _traced(browser: PWBrowser, options: BrowserOptions, url: str, *,
+                  trace: Path) -> AsyncIterator[Inspection]:
+    with playwright_errors("cannot open a browser context"):
+        context = await browser.new_context(user_agent=options.user_agent)
+        context.set_default_timeout(options.timeout_s * 1000)
     try:
         with playwright_errors(f"cannot inspect {url}", navigating=True):
             await context.tracing.start(screenshots=True, snapshots=True)

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..config import ResolveRule, Settings
-from .frames import draws_on_demand
+from .frames import FRAME_FLAGS, draws_on_demand
 
-__all__ = ["BrowserOptions", "browser_options"]
+__all__ = ["BrowserOptions", "browser_options", "launch_args"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +49,21 @@ def browser_options(settings: Settings, *, blocked_hosts: Iterable[str] = ()) ->
         frames_on_demand=not settings.draw_frames and draws_on_demand(
             settings.chromium, headless=not settings.headed),
     )
+
+
+def launch_args(options: BrowserOptions, marker: str) -> list[str]:
+    """Chromium's switches for ``options`` (``marker`` tells its processes apart)."""
+    frames = FRAME_FLAGS if options.frames_on_demand else ()
+    args = ["--no-sandbox", *options.args, *frames, marker]
+    if options.headless:
+        args += ["--headless", "--hide-scrollbars"]
+    if options.user_agent:
+        args.append(f"--user-agent={options.user_agent}")
+    # Media hosts resolve nowhere for the browser (the first matching rule wins), so a
+    # player cannot stream segments the HTTP client downloads anyway. It costs nothing
+    # per request, unlike an interception route.
+    rules = [f"MAP {host} ~NOTFOUND" for host in options.blocked_hosts]
+    rules += [rule.chromium_rule() for rule in options.resolve]
+    if rules:
+        args.append(f"--host-resolver-rules={', '.join(rules)}")
+    return args

@@ -5,11 +5,11 @@ largest cost of rendering) and replaced after a bounded number of visits, when i
 context or Chromium is retired, and when it crashed, hung past its deadline or lost its
 browser (``PageLost``: the caller retries the visit, which opens a new page).
 Images and web fonts are off in the renderer (``--blink-settings``) and the site's media
-hosts resolve nowhere for the browser: no interception route, which would send every
-request through the Playwright driver (a third of Chromium's CPU per visit, measured).
-The API replies a visit waits for are held and read by ``capture.ReplyCatcher`` (CDP
-Fetch for their URLs only), not by a response event for every request.
-Every Playwright error stops here as a ``BrowserError``.
+hosts resolve nowhere for the browser. The API replies a visit waits for, and the
+document's status, are held and read by ``capture.ReplyCatcher`` (CDP Fetch for their
+URLs only), not by watching every request. A tab drives its page with a handful of CDP
+commands a visit (navigate, the held replies, a frame, the DOM); every CDP error stops
+here as a ``BrowserError``.
 """
 
 from __future__ import annotations
@@ -19,17 +19,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
-
-from playwright.async_api import BrowserContext, CDPSession, Page
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from ..errors import BrowserError, PageLost
 from ..progress import Count
 from .capture import Captured, ReplyCatcher, UrlMatcher
-from .chromium import Browser
-from .error_map import first_line, playwright_errors, within
+from .chromium import Browser, PageTarget
+from .error_map import cdp_errors, first_line, within
 from .frames import begin_frame
+from .loading import LoadWatch
 from .options import BrowserOptions
 
 __all__ = [
@@ -62,69 +59,56 @@ class Tab:
 
     def __init__(self, browser: Browser) -> None:
         self._browser = browser
-        self._context: BrowserContext | None = None
-        self._page: Page | None = None
+        self._page: PageTarget | None = None
         self._gone = False  # the page crashed or was closed under us
         self._visits = 0
-        self._session: CDPSession | None = None  # ours, beside Playwright's own
         self._catcher: ReplyCatcher | None = None
+        self._loads: LoadWatch | None = None
         self._cookies: dict[str, str] | None = None
 
     @property
-    def page(self) -> Page:
-        if self._page is None:
-            raise BrowserError("the tab has no page open")
-        return self._page
+    def _context(self) -> str | None:
+        return self._page.context if self._page is not None else None
 
     def _lost(self) -> bool:
         return self._gone or self._browser.dead(self._context)
 
-    async def _ensure_page(self) -> Page:
+    async def _ensure_page(self) -> PageTarget:
         if self._page is not None and (self._visits >= self._browser.options.visits_per_page
                                        or self._browser.retired(self._context)):
             await self.close()
         if self._page is None:
-            self._context, page = await self._browser.open_page()
+            page = await self._browser.open_page()
             self._page, self._gone, self._visits = page, False, 0
-            page.on("crash", self._on_crash)
-            page.on("close", self._on_close)
-            context = self._context
-            try:
-                async with self._guard("cannot open a CDP session on the page"):
-                    self._session = await context.new_cdp_session(page)
-            except BrowserError:
-                await self.close()
-                raise
-            self._catcher = ReplyCatcher(self._session)
+            self._catcher = ReplyCatcher(page.session, page.target_id)
+            self._loads = LoadWatch(page.session)
+            page.on_end(lambda how: self._on_end(page, how))
         return self._page
 
-    def _on_crash(self, page: Page) -> None:
-        if page is self._page:
-            log.warning("a page crashed at %s; the visit is retried in a new one", page.url)
+    def _on_end(self, page: PageTarget, how: str) -> None:
+        if page is not self._page:
+            return
+        if how == "crash":
+            log.warning("a page crashed; the visit is retried in a new one")
             self._browser.stats.note(Count.BROWSER_PAGE_CRASHES)
-            self._page_gone()
-
-    def _on_close(self, page: Page) -> None:
-        if page is self._page:
-            self._page_gone()
-
-    def _page_gone(self) -> None:
-        """Wake whoever waits for this page's replies: they will not come."""
+        # Wake whoever waits for this page's replies: they will not come.
         self._gone = True
         if self._catcher is not None:
             self._catcher.fail(PageLost("the page went away"))
+        if self._loads is not None:
+            self._loads.fail(PageLost("the page went away"))
 
     @contextlib.asynccontextmanager
     async def _guard(self, what: str, *, limit_s: float | None = None) -> AsyncIterator[None]:
-        """Map Playwright's errors for one page operation with a hard deadline; a page
-        that is lost (crashed, hung, its browser gone) is dropped for the next visit."""
+        """Map CDP errors for one page operation with a hard deadline; a page that is
+        lost (crashed, hung, its browser gone) is dropped for the next visit."""
         limit = (limit_s or self._browser.options.timeout_s) + _DEADLINE_GRACE_S
         try:
             async with within(limit, what):
-                with playwright_errors(what, gone=self._lost):
+                with cdp_errors(what, gone=self._lost):
                     yield
         except PageLost as exc:
-            if isinstance(exc.__cause__, TimeoutError | PlaywrightTimeout):
+            if isinstance(exc.__cause__, TimeoutError):
                 self._browser.stats.note(Count.BROWSER_PAGE_TIMEOUTS)
             await self.close()
             raise
@@ -140,30 +124,39 @@ class Tab:
         the page crashes, hangs or loses its browser on the way: visit again.
         """
         page = await self._ensure_page()
-        catcher = self._catcher
-        if catcher is None:
+        catcher, loads = self._catcher, self._loads
+        if catcher is None or loads is None:
             raise BrowserError("the tab has no page open")
         self._visits += 1
         await self._browser.visited(self._context)
         timeout = wait_s if wait_s is not None else self._browser.options.timeout_s
-        # With responses to wait for, those are the signal that the scripts ran; waiting
-        # for DOMContentLoaded as well only adds latency.
-        wait_until: Literal["commit", "domcontentloaded"] = (
-            "commit" if capture else "domcontentloaded")
+        if self._browser.options.slow_mo_ms:
+            await asyncio.sleep(self._browser.options.slow_mo_ms / 1000)
         try:
             async with self._guard(f"cannot load {url}", limit_s=timeout):
                 results = await catcher.expect(capture or {})
-                response = await page.goto(url, wait_until=wait_until, timeout=timeout * 1000)
+                reply = await page.session.send("Page.navigate", {"url": url})
+                if not reply.get("errorText"):
+                    # With responses to wait for, those are the signal that the scripts
+                    # ran; waiting for DOMContentLoaded as well only adds latency.
+                    loads.expect(str(reply.get("loaderId")))
+                    await (loads.committed() if capture else loads.parsed())
         except BrowserError:
             catcher.stop()
             raise
-        status = response.status if response else None
+        failed = reply.get("errorText")
+        document = catcher.document
+        if failed and document is None:
+            catcher.stop()
+            lost = self._lost() or "ERR_ABORTED" in failed
+            raise (PageLost if lost else BrowserError)(f"cannot load {url}: {failed} at {url}")
+        status = document.status if document else None
         # An error page makes none of the API calls we would otherwise wait for.
         captured = await self._collect(results, 0 if status and status >= 400 else timeout)
         if self._gone:
             await self.close()
             raise PageLost(f"cannot load {url}: the page crashed or closed while loading")
-        return Visit(url=page.url, status=status, captured=captured)
+        return Visit(url=document.url if document else url, status=status, captured=captured)
 
     async def _collect(
         self, results: Mapping[str, asyncio.Future[Captured]], limit_s: float
@@ -193,46 +186,52 @@ class Tab:
 
     async def _frame(self) -> None:
         """One frame's script work, when Chromium draws only on demand."""
-        if self._session is None or not self._browser.options.frames_on_demand:
+        if self._page is None or not self._browser.options.frames_on_demand:
             return
-        session = self._session
+        session = self._page.session
         async with self._guard("cannot run a frame"), self._browser.frame_turn:
             await begin_frame(session)
 
     async def html(self) -> str:
         """The rendered DOM as HTML (after a frame, for work that waits for one)."""
-        page = self.page
         await self._frame()
-        async with self._guard("cannot read the page"):
-            # page.content() costs several times more than serialising the element.
-            html = await page.evaluate("document.documentElement.outerHTML")
-        return str(html)
+        return str(await self.evaluate("document.documentElement.outerHTML", "read the page"))
 
     async def cookies(self, *, fresh: bool = False) -> dict[str, str]:
         """Cookies of this tab's context by name, read once per context unless ``fresh``."""
-        if self._context is None:
+        context = self._context
+        jar = self._browser.cookie_jar(context) if context is not None else None
+        if context is None or jar is None:
             return {}
         if self._cookies is None or fresh:
-            context = self._context
             async with self._guard("cannot read cookies"):
-                jar = await context.cookies()
-            self._cookies = {c["name"]: c["value"] for c in jar if "name" in c and "value" in c}
+                reply = await jar.send("Storage.getCookies", {"browserContextId": context})
+            self._cookies = {str(c["name"]): str(c["value"]) for c in reply.get("cookies", [])
+                             if "name" in c and "value" in c}
         return dict(self._cookies)
 
-    async def evaluate(self, expression: str) -> object:
-        page = self.page
-        async with self._guard("script failed in the page"):
-            return await page.evaluate(expression)
+    async def evaluate(self, expression: str, what: str = "run a script in the page") -> object:
+        """The value of ``expression`` in the page (a promise is awaited), as JSON gives it."""
+        page = self._page
+        if page is None:
+            raise BrowserError("the tab has no page open")
+        async with self._guard(f"cannot {what}"):
+            reply = await page.session.send("Runtime.evaluate", {
+                "expression": expression, "awaitPromise": True, "returnByValue": True})
+        thrown = reply.get("exceptionDetails")
+        if thrown:
+            text = thrown.get("exception", {}).get("description") or thrown.get("text", "")
+            raise BrowserError(f"cannot {what}: {first_line(Exception(text))}")
+        return reply.get("result", {}).get("value")
 
     async def close(self) -> None:
         """Close the page; the next visit opens a fresh one."""
         if self._catcher is not None:
             self._catcher.close()
-        context, page = self._context, self._page
-        self._context, self._page, self._cookies = None, None, None
-        self._session, self._catcher = None, None
-        if context is not None:
-            await self._browser.close_page(context, page)
+        page, self._page, self._cookies = self._page, None, None
+        self._catcher, self._loads = None, None
+        if page is not None:
+            await self._browser.close_page(page, page.context)
 
 
 class TabPool:

@@ -1,0 +1,172 @@
+"""The Chrome DevTools Protocol over the pipe Chromium opens with --remote-debugging-pipe.
+
+Chromium reads commands on its fd 3 and writes replies and events on its fd 4, each a
+JSON message ended by a NUL byte. One ``Connection`` carries every target's messages:
+commands for a page name its ``sessionId`` (the protocol's "flat" sessions), and so do
+the page's events.
+
+Hand-written rather than a library's: the Python CDP clients on PyPI (pycdp,
+chrome-remote-interface, the automation frameworks built on them) speak WebSocket to a
+debugging port, which any local user could connect to, while the pipe needs no port and
+is what Playwright and Puppeteer use themselves. What the crawl needs of the protocol is
+a dozen commands, so the framing and the command/reply matching here are all there is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import BrowserError
+
+__all__ = ["CdpClosed", "CdpError", "Connection", "Handler", "Session"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], None]
+
+
+class CdpError(BrowserError):
+    """Chromium answered a command with an error."""
+
+
+class CdpClosed(CdpError):
+    """The pipe closed: Chromium exited or was killed, or the target went away."""
+
+
+class _Reader(asyncio.Protocol):
+    """Splits the bytes Chromium writes into messages (NUL-terminated JSON)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        start = 0
+        while (end := self._buffer.find(0, start)) >= 0:
+            self._connection._dispatch(json.loads(self._buffer[start:end]))
+            start = end + 1
+        del self._buffer[:start]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connection._lost("Chromium closed its DevTools pipe")
+
+
+class Connection:
+    """Commands out, replies and events in, over one Chromium's pipe pair."""
+
+    def __init__(self) -> None:
+        self._next_id = 0
+        self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str]] = {}
+        self._handlers: dict[tuple[str | None, str], list[Handler]] = {}
+        self._writer: asyncio.WriteTransport | None = None
+        self._reader: asyncio.BaseTransport | None = None
+        self.closed = asyncio.Event()
+        self.close_reason = ""
+
+    async def open(self, read_fd: int, write_fd: int) -> None:
+        """Read Chromium's messages from ``read_fd``; write commands to ``write_fd``."""
+        loop = asyncio.get_running_loop()
+        self._reader, _ = await loop.connect_read_pipe(
+            lambda: _Reader(self), os.fdopen(read_fd, "rb", buffering=0))
+        self._writer, _ = await loop.connect_write_pipe(
+            asyncio.Protocol, os.fdopen(write_fd, "wb", buffering=0))
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed.is_set()
+
+    def session(self, session_id: str | None = None) -> Session:
+        """The browser's own session (``None``) or a page's, by the id attaching gave."""
+        return Session(self, session_id)
+
+    async def send(self, method: str, params: dict[str, Any] | None = None,
+                   session_id: str | None = None) -> dict[str, Any]:
+        if self._writer is None or self.is_closed:
+            raise CdpClosed(f"{method}: {self.close_reason or 'the browser is not running'}")
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session_id is not None:
+            message["sessionId"] = session_id
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[self._next_id] = (future, method)
+        try:
+            self._writer.write(json.dumps(message).encode() + b"\0")
+            return await future
+        finally:
+            self._pending.pop(message["id"], None)
+
+    def on(self, session_id: str | None, event: str, handler: Handler) -> None:
+        self._handlers.setdefault((session_id, event), []).append(handler)
+
+    def forget(self, session_id: str) -> None:
+        """Drop the handlers of a session that was detached."""
+        for key in [key for key in self._handlers if key[0] == session_id]:
+            del self._handlers[key]
+
+    def close(self) -> None:
+        """Stop reading and writing (Chromium is told to exit elsewhere)."""
+        for transport in (self._writer, self._reader):
+            if transport is not None:
+                transport.close()
+        self._lost("the browser was closed")
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "id" in message:
+            pending = self._pending.pop(message["id"], None)
+            if pending is None or pending[0].done():
+                return
+            future, method = pending
+            if "error" in message:
+                text = str(message["error"].get("message", message["error"]))
+                error_type = CdpClosed if _gone(text) else CdpError
+                future.set_exception(error_type(f"{method}: {text}"))
+            else:
+                future.set_result(message.get("result", {}))
+            return
+        key = (message.get("sessionId"), message.get("method", ""))
+        for handler in list(self._handlers.get(key, ())):
+            try:
+                handler(message.get("params", {}))
+            except Exception:  # a handler's bug must not stop every other message
+                log.exception("a handler of %s failed", key[1])
+
+    def _lost(self, why: str) -> None:
+        if self.is_closed:
+            return
+        self.close_reason = why
+        self.closed.set()
+        for future, method in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(CdpClosed(f"{method}: {why}"))
+                with contextlib.suppress(CdpClosed):
+                    future.exception()  # nobody may be waiting any more
+        self._pending.clear()
+        for handler in list(self._handlers.get((None, "Connection.closed"), ())):
+            handler({"reason": why})
+
+
+def _gone(text: str) -> bool:
+    """Whether an error reply says the session or target no longer exists."""
+    lowered = text.lower()
+    return "session with given id not found" in lowered or "no target with given id" in lowered
+
+
+class Session:
+    """Commands to, and events from, one target (or the browser, with no session id)."""
+
+    def __init__(self, connection: Connection, session_id: str | None) -> None:
+        self.connection = connection
+        self.id = session_id
+
+    async def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self.connection.send(method, params, self.id)
+
+    def on(self, event: str, handler: Handler) -> None:
+        self.connection.on(self.id, event, handler)
