@@ -47,6 +47,8 @@ LAUNCH_SWITCHES: tuple[str, ...] = (
     "--use-mock-keychain",
     "--no-service-autorun",
     "--disable-search-engine-choice-screen",
+    "--disable-stack-profiler",
+    "--disable-infobars",
     "--no-startup-window",
 )
 _START_S = 30.0  # Chromium's first answer on the pipe
