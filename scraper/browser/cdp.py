@@ -152,10 +152,17 @@ class Connection:
             handler({"reason": why})
 
 
+# How Chromium words a command that reached a target, session or document that is gone
+# (closed, crashed, or replaced while the command waited).
+_GONE = ("session with given id not found", "no target with given id", "target crashed",
+         "target closed", "inspected target navigated or closed",
+         "cannot find context with specified id", "execution context was destroyed")
+
+
 def _gone(text: str) -> bool:
-    """Whether an error reply says the session or target no longer exists."""
+    """Whether an error reply says the session, target or document no longer exists."""
     lowered = text.lower()
-    return "session with given id not found" in lowered or "no target with given id" in lowered
+    return any(phrase in lowered for phrase in _GONE)
 
 
 class Session:

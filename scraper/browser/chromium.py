@@ -238,7 +238,10 @@ class Browser:
         page = PageTarget(target_id, session, context)
         chromium.pages[str(session.id)] = page
         session.on("Inspector.targetCrashed", lambda _: page.end("crash"))
-        await asyncio.gather(session.send("Inspector.enable"), session.send("Page.enable"))
+        # No Page domain: its events are not needed (``Page.navigate`` answers once the
+        # navigation committed), and with it enabled the renderer's peak PSS was 20-25 MB
+        # higher (bench/visits.py, 400 visits, three times each).
+        await session.send("Inspector.enable")
         return page
 
     async def close_page(self, page: PageTarget | None, context: str) -> None:

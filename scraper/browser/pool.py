@@ -26,7 +26,6 @@ from .capture import Captured, ReplyCatcher, UrlMatcher
 from .chromium import Browser, PageTarget
 from .error_map import cdp_errors, first_line, within
 from .frames import begin_frame
-from .loading import LoadWatch
 from .options import BrowserOptions
 
 __all__ = [
@@ -43,6 +42,9 @@ _DEADLINE_GRACE_S = 5.0
 # (browser/frames.py); most replies come sooner, needing none.
 _FRAMES_AFTER_S = 0.25
 _FRAME_EVERY_S = 0.1
+# A visit with no replies to wait for reads the DOM once the document is parsed.
+_PARSED = ("document.readyState !== 'loading' || new Promise(done => document"
+           ".addEventListener('DOMContentLoaded', () => done(true), {once: true}))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,6 @@ class Tab:
         self._gone = False  # the page crashed or was closed under us
         self._visits = 0
         self._catcher: ReplyCatcher | None = None
-        self._loads: LoadWatch | None = None
         self._cookies: dict[str, str] | None = None
 
     @property
@@ -81,7 +82,6 @@ class Tab:
             page = await self._browser.open_page()
             self._page, self._gone, self._visits = page, False, 0
             self._catcher = ReplyCatcher(page.session, page.target_id)
-            self._loads = LoadWatch(page.session)
             page.on_end(lambda how: self._on_end(page, how))
         return self._page
 
@@ -95,8 +95,6 @@ class Tab:
         self._gone = True
         if self._catcher is not None:
             self._catcher.fail(PageLost("the page went away"))
-        if self._loads is not None:
-            self._loads.fail(PageLost("the page went away"))
 
     @contextlib.asynccontextmanager
     async def _guard(self, what: str, *, limit_s: float | None = None) -> AsyncIterator[None]:
@@ -124,8 +122,8 @@ class Tab:
         the page crashes, hangs or loses its browser on the way: visit again.
         """
         page = await self._ensure_page()
-        catcher, loads = self._catcher, self._loads
-        if catcher is None or loads is None:
+        catcher = self._catcher
+        if catcher is None:
             raise BrowserError("the tab has no page open")
         self._visits += 1
         await self._browser.visited(self._context)
@@ -135,12 +133,14 @@ class Tab:
         try:
             async with self._guard(f"cannot load {url}", limit_s=timeout):
                 results = await catcher.expect(capture or {})
+                # Chromium answers once the new document committed (or the navigation
+                # failed), so what is sent next reaches the new document.
                 reply = await page.session.send("Page.navigate", {"url": url})
-                if not reply.get("errorText"):
+                if not capture and not reply.get("errorText"):
                     # With responses to wait for, those are the signal that the scripts
                     # ran; waiting for DOMContentLoaded as well only adds latency.
-                    loads.expect(str(reply.get("loaderId")))
-                    await (loads.committed() if capture else loads.parsed())
+                    await page.session.send("Runtime.evaluate", {
+                        "expression": _PARSED, "awaitPromise": True})
         except BrowserError:
             catcher.stop()
             raise
@@ -229,7 +229,7 @@ class Tab:
         if self._catcher is not None:
             self._catcher.close()
         page, self._page, self._cookies = self._page, None, None
-        self._catcher, self._loads = None, None
+        self._catcher = None
         if page is not None:
             await self._browser.close_page(page, page.context)
 
