@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from ..errors import BrowserError
 
@@ -49,9 +50,10 @@ class _Reader(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         start = 0
-        while (end := self._buffer.find(0, start)) >= 0:
-            self._connection._dispatch(json.loads(self._buffer[start:end]))
-            start = end + 1
+        with memoryview(self._buffer) as view:  # parsed in place, not copied
+            while (end := self._buffer.find(0, start)) >= 0:
+                self._connection._dispatch(orjson.loads(view[start:end]))
+                start = end + 1
         del self._buffer[:start]
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -97,7 +99,7 @@ class Connection:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[self._next_id] = (future, method)
         try:
-            self._writer.write(json.dumps(message).encode() + b"\0")
+            self._writer.write(orjson.dumps(message) + b"\0")
             return await future
         finally:
             self._pending.pop(message["id"], None)
