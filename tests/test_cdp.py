@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from scraper.browser.chromium import Browser
+from scraper.browser.launch import sweep_profiles
 from scraper.browser.memory import chromium_pids
 from scraper.browser.options import BrowserOptions
 from scraper.browser.pool import TabPool
@@ -114,3 +115,13 @@ async def test_a_chromium_that_cannot_start_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(BrowserError, match=r"cannot start Chromium at .*nowhere: No such file"):
         async with Browser(BrowserOptions(executable=str(missing), args=())):
             pass
+
+
+def test_profiles_of_scrapers_that_were_killed_are_swept(tmp_path: Path) -> None:
+    dead = tmp_path / "scraper-chromium-999999999-abc"
+    ours = tmp_path / f"scraper-chromium-{os.getpid()}-def"
+    other = tmp_path / "scraper-chromium-notapid"
+    for profile in (dead, ours, other):
+        (profile / "Default").mkdir(parents=True)
+    assert sweep_profiles(tmp_path) == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([ours.name, other.name])

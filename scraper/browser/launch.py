@@ -3,8 +3,9 @@
 Chromium runs in a session (process group) of its own, so a Ctrl-C in the terminal
 reaches the scraper, which closes it cleanly, and not Chromium directly; closing sends
 ``Browser.close`` and kills the group if Chromium does not exit in time. Its profile is
-a temporary directory, removed when it ends. Its own log (stderr) is kept there, so a
-launch that fails can say why in one line.
+a temporary directory, removed when it ends; one left behind by a scraper that was
+killed (Chromium itself exits when its pipe closes) is removed by the next launch. Its
+own log (stderr) is kept there, so a launch that fails can say why in one line.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from ..errors import BrowserError
 from .cdp import CdpError, Connection
 
-__all__ = ["LAUNCH_SWITCHES", "ChromiumProcess", "spawn"]
+__all__ = ["LAUNCH_SWITCHES", "ChromiumProcess", "spawn", "sweep_profiles"]
 
 # What Playwright passes Chromium as well, for the same reasons: no field trials
 # (Debian's build would otherwise turn experiments on), no throttling of background tabs
@@ -54,6 +55,7 @@ LAUNCH_SWITCHES: tuple[str, ...] = (
 _START_S = 30.0  # Chromium's first answer on the pipe
 _EXIT_S = 5.0  # after Browser.close, before the process group is killed
 _LOG = "chromium.log"
+_PROFILE_PREFIX = "scraper-chromium-"
 
 
 class ChromiumProcess:
@@ -125,9 +127,32 @@ def _start(argv: list[str], profile: Path, commands: int, replies: int) -> int:
     ])
 
 
+def sweep_profiles(where: Path) -> list[Path]:
+    """Remove the profiles in ``where`` of scrapers that no longer run; returns them."""
+    removed = []
+    for profile in where.glob(f"{_PROFILE_PREFIX}*-*"):
+        owner = profile.name.removeprefix(_PROFILE_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(profile, ignore_errors=True)
+            removed.append(profile)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 async def spawn(executable: str, args: list[str]) -> ChromiumProcess:
     """Start ``executable`` with ``args`` and the DevTools pipe; wait for its first answer."""
-    profile = Path(tempfile.mkdtemp(prefix="scraper-chromium-"))
+    where = Path(tempfile.gettempdir())
+    await asyncio.to_thread(sweep_profiles, where)
+    profile = Path(tempfile.mkdtemp(prefix=f"{_PROFILE_PREFIX}{os.getpid()}-", dir=where))
     commands_read, commands_write = (_high(fd) for fd in os.pipe())
     replies_read, replies_write = (_high(fd) for fd in os.pipe())
     argv = [executable, *LAUNCH_SWITCHES, *args, f"--user-data-dir={profile}",
