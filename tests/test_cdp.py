@@ -17,7 +17,7 @@ from scraper.browser.launch import sweep_profiles
 from scraper.browser.memory import chromium_pids
 from scraper.browser.options import BrowserOptions
 from scraper.browser.pool import TabPool
-from scraper.config import DEFAULT_CHROMIUM_ARGS, parse_resolve
+from scraper.config import DEFAULT_CHROMIUM_ARGS, HEADLESS_SHELL, parse_resolve
 from scraper.errors import BrowserError, PageLost
 from scraper.progress import Count
 
@@ -125,3 +125,30 @@ def test_profiles_of_scrapers_that_were_killed_are_swept(tmp_path: Path) -> None
         (profile / "Default").mkdir(parents=True)
     assert sweep_profiles(tmp_path) == [dead]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([ours.name, other.name])
+
+
+FULL_CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+@pytest.mark.parametrize("executable", [HEADLESS_SHELL, FULL_CHROMIUM])
+async def test_a_page_s_dialogs_are_dismissed(executable: str) -> None:
+    if not Path(executable).is_file():
+        pytest.skip(f"no {executable}")
+    page = "data:text/html,<script>alert('hi'); confirm('sure?')</script><p id=x>after</p>"
+    async with Browser(BrowserOptions(executable=executable, args=DEFAULT_CHROMIUM_ARGS,
+                                      timeout_s=5)) as browser:
+        pool = TabPool(browser, 1)
+        async with pool.tab() as tab:
+            await tab.visit(page)
+            assert '<p id="x">after</p>' in await tab.html()
+        await pool.close()
+
+
+def test_a_message_with_half_a_utf16_pair_is_read_and_garbage_is_skipped() -> None:
+    from scraper.browser.cdp import _parse
+
+    # JavaScript strings may hold half a surrogate pair (a title cut by slice()); Chromium
+    # sends it escaped, which orjson refuses.
+    raw = b'{"id": 1, "result": {"value": "a\\ud800b"}}'
+    assert _parse(memoryview(raw)) == {"id": 1, "result": {"value": "a\ud800b"}}
+    assert _parse(memoryview(b"not json")) is None

@@ -44,6 +44,8 @@ class Captured:
     body: str
 
 
+# How long a held reply's body may take to read, or its release to be answered.
+_HOLD_S = 30.0
 # Every document the page loads pauses once at the response stage: its status and URL.
 _DOCUMENTS = {"urlPattern": "*", "resourceType": "Document", "requestStage": "Response"}
 
@@ -122,7 +124,9 @@ class ReplyCatcher:
         request_id, url = event["requestId"], event["request"]["url"]
         status = event.get("responseStatusCode")
         if event.get("resourceType") == "Document":
-            if event.get("frameId") == self._main_frame and isinstance(status, int):
+            # A redirect's hop is not the document; the hop after it will be.
+            if (event.get("frameId") == self._main_frame and isinstance(status, int)
+                    and not 300 <= status < 400):
                 self.document = Document(url, status)
             future = None
         else:
@@ -130,10 +134,16 @@ class ReplyCatcher:
         try:
             # A redirect or a failed request has no body to read.
             if future is not None and isinstance(status, int) and not 300 <= status < 400:
-                await self._read(request_id, url, status, future)
+                async with asyncio.timeout(_HOLD_S):
+                    await self._read(request_id, url, status, future)
+        except TimeoutError:
+            if future is not None:
+                _fail(future, BrowserError(f"cannot read {url}: no answer within {_HOLD_S:g}s"))
         finally:
-            with contextlib.suppress(CdpError):  # the page closed while held
-                await self._session.send("Fetch.continueRequest", {"requestId": request_id})
+            with contextlib.suppress(CdpError, TimeoutError):  # the page closed while held
+                async with asyncio.timeout(_HOLD_S):
+                    await self._session.send(
+                        "Fetch.continueRequest", {"requestId": request_id})
 
     async def _read(self, request_id: str, url: str, status: int,
                     future: asyncio.Future[Captured]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -52,12 +53,27 @@ class _Reader(asyncio.Protocol):
         start = 0
         with memoryview(self._buffer) as view:  # parsed in place, not copied
             while (end := self._buffer.find(0, start)) >= 0:
-                self._connection._dispatch(orjson.loads(view[start:end]))
-                start = end + 1
+                message, start = _parse(view[start:end]), end + 1
+                if message is not None:
+                    self._connection._dispatch(message)
         del self._buffer[:start]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connection._lost("Chromium closed its DevTools pipe")
+
+
+def _parse(raw: memoryview) -> dict[str, Any] | None:
+    """One message; a string with half a UTF-16 pair (JavaScript allows it, orjson does
+    not) falls back to ``json``; a message neither can read is logged and skipped."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            parsed = json.loads(bytes(raw).decode("utf-8", errors="replace"))
+        except ValueError:
+            log.warning("skipped a DevTools message that is not JSON (%d bytes)", len(raw))
+            return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 class Connection:
@@ -65,7 +81,8 @@ class Connection:
 
     def __init__(self) -> None:
         self._next_id = 0
-        self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str]] = {}
+        # id -> (future, method, session id)
+        self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str, str | None]] = {}
         self._handlers: dict[tuple[str | None, str], list[Handler]] = {}
         self._writer: asyncio.WriteTransport | None = None
         self._reader: asyncio.BaseTransport | None = None
@@ -97,7 +114,7 @@ class Connection:
         if session_id is not None:
             message["sessionId"] = session_id
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[self._next_id] = (future, method)
+        self._pending[self._next_id] = (future, method, session_id)
         try:
             self._writer.write(orjson.dumps(message) + b"\0")
             return await future
@@ -107,10 +124,19 @@ class Connection:
     def on(self, session_id: str | None, event: str, handler: Handler) -> None:
         self._handlers.setdefault((session_id, event), []).append(handler)
 
-    def forget(self, session_id: str) -> None:
-        """Drop the handlers of a session that was detached."""
+    def forget(self, session_id: str, why: str = "the page was closed") -> None:
+        """Drop the handlers of a session that was detached; fail its commands."""
         for key in [key for key in self._handlers if key[0] == session_id]:
             del self._handlers[key]
+        self.fail_session(session_id, why)
+
+    def fail_session(self, session_id: str, why: str) -> None:
+        """Fail the commands waiting on a session whose target crashed or went away:
+        Chromium does not always answer them."""
+        for message_id, (future, method, session) in list(self._pending.items()):
+            if session == session_id:
+                del self._pending[message_id]
+                _fail(future, CdpClosed(f"{method}: {why}"))
 
     def close(self) -> None:
         """Stop reading and writing (Chromium is told to exit elsewhere)."""
@@ -124,7 +150,7 @@ class Connection:
             pending = self._pending.pop(message["id"], None)
             if pending is None or pending[0].done():
                 return
-            future, method = pending
+            future, method, _ = pending
             if "error" in message:
                 text = str(message["error"].get("message", message["error"]))
                 error_type = CdpClosed if _gone(text) else CdpError
@@ -144,11 +170,8 @@ class Connection:
             return
         self.close_reason = why
         self.closed.set()
-        for future, method in list(self._pending.values()):
-            if not future.done():
-                future.set_exception(CdpClosed(f"{method}: {why}"))
-                with contextlib.suppress(CdpClosed):
-                    future.exception()  # nobody may be waiting any more
+        for future, method, _ in list(self._pending.values()):
+            _fail(future, CdpClosed(f"{method}: {why}"))
         self._pending.clear()
         for handler in list(self._handlers.get((None, "Connection.closed"), ())):
             handler({"reason": why})
@@ -159,6 +182,13 @@ class Connection:
 _GONE = ("session with given id not found", "no target with given id", "target crashed",
          "target closed", "inspected target navigated or closed",
          "cannot find context with specified id", "execution context was destroyed")
+
+
+def _fail(future: asyncio.Future[dict[str, Any]], exc: CdpClosed) -> None:
+    if not future.done():
+        future.set_exception(exc)
+        with contextlib.suppress(CdpClosed):
+            future.exception()  # nobody may be waiting any more
 
 
 def _gone(text: str) -> bool:

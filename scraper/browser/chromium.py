@@ -24,11 +24,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from ..errors import BrowserError, BrowserKeepsDying
+from ..errors import BrowserError, BrowserKeepsDying, PageLost
 from ..progress import Count, Stats
 from .cdp import CdpError, Session
 from .error_map import cdp_errors
@@ -64,6 +65,9 @@ class PageTarget:
     def end(self, how: str) -> None:
         if self.ended is None:
             self.ended = how
+            if self.session.id is not None:  # Chromium may never answer these now
+                why = "the page crashed" if how == "crash" else "the page was closed"
+                self.session.connection.fail_session(self.session.id, why)
             for callback in self._on_end:
                 callback(how)
 
@@ -97,7 +101,8 @@ class _Chromium:
             page.end("close")
 
     async def close(self) -> None:
-        await self.process.close()
+        with contextlib.suppress(CdpError):
+            await self.process.close()
 
 
 class Browser:
@@ -152,7 +157,7 @@ class Browser:
         self._started = False
         chromiums = {*self._owner.values(), *filter(None, [self._chromium])}
         for chromium in chromiums:
-            await _quietly(chromium.close())
+            await chromium.close()
         self._chromium = None
         self._owner.clear()
         self._open_pages.clear()
@@ -178,7 +183,16 @@ class Browser:
             log.warning("Chromium died; relaunching it (%d of %d)", self._deaths,
                         self.options.max_relaunches)
             self.stats.note(Count.BROWSER_RELAUNCHES)
-        self._chromium, self._context = await self._launch(), None
+        try:
+            launched = await self._launch()
+        except BrowserError as exc:
+            if current is None:
+                raise
+            # Counted as a death at the next page, so relaunches that keep failing give
+            # up like a Chromium that keeps dying.
+            current.lost = True
+            raise PageLost(f"cannot relaunch Chromium: {exc}") from exc
+        self._chromium, self._context = launched, None
         if current is not None:
             for context in [c for c in current.contexts if not self._open_pages.get(c)]:
                 await self._close_context(context)
@@ -211,7 +225,9 @@ class Browser:
         async with self._lock:
             chromium = await self._current()
             if self._context is None or self._handed_out >= self.options.pages_per_context:
-                old, self._context = self._context, await self._new_context(chromium)
+                async with self._answering(chromium, "cannot open a browser context"):
+                    fresh = await self._new_context(chromium)
+                old, self._context = self._context, fresh
                 self._handed_out = 0
                 self._open_pages[self._context] = 0
                 self._owner[self._context] = chromium
@@ -222,11 +238,24 @@ class Browser:
             self._handed_out += 1
             self._open_pages[context] += 1
         try:
-            with cdp_errors("cannot open a page", gone=lambda: chromium.lost):
-                return await self._new_page(chromium, context)
-        except BrowserError:
-            await self.close_page(None, context)
+            async with self._answering(chromium, "cannot open a page"):
+                with cdp_errors("cannot open a page", gone=lambda: chromium.lost):
+                    return await self._new_page(chromium, context)
+        except BaseException:
+            await asyncio.shield(self.close_page(None, context))
             raise
+
+    @contextlib.asynccontextmanager
+    async def _answering(self, chromium: _Chromium, what: str) -> AsyncIterator[None]:
+        """A deadline on a browser-level command: a Chromium that stops answering
+        counts as dead (relaunched at the next page), not as a hang of every tab."""
+        limit = self.options.timeout_s
+        try:
+            async with asyncio.timeout(limit):
+                yield
+        except TimeoutError as exc:
+            chromium.lost = True
+            raise PageLost(f"{what}: Chromium did not answer within {limit:g}s") from exc
 
     async def _new_page(self, chromium: _Chromium, context: str) -> PageTarget:
         root = chromium.root
@@ -239,10 +268,16 @@ class Browser:
         page = PageTarget(target_id, session, context)
         chromium.pages[str(session.id)] = page
         session.on("Inspector.targetCrashed", lambda _: page.end("crash"))
-        # No Page domain: its events are not needed (``Page.navigate`` answers once the
-        # navigation committed), and with it enabled the renderer's peak PSS was 20-25 MB
-        # higher (bench/visits.py, 400 visits, three times each).
+        # No Page domain where it can be helped: its events are not needed
+        # (``Page.navigate`` answers once the navigation committed), and with it enabled
+        # the renderer's peak PSS was 20-25 MB higher (bench/visits.py, 400 visits, three
+        # times each). The headless shell dismisses a page's alert() and confirm() by
+        # itself; the full Chromium waits for somebody to, so there the Page domain
+        # reports them and they are dismissed, as Playwright did.
         await session.send("Inspector.enable")
+        if not _dismisses_dialogs(self.options.executable):
+            session.on("Page.javascriptDialogOpening", lambda _: _dismiss(session))
+            await session.send("Page.enable")
         return page
 
     async def close_page(self, page: PageTarget | None, context: str) -> None:
@@ -285,7 +320,22 @@ class Browser:
 
     async def _close_if_unused(self, chromium: _Chromium) -> None:
         if chromium is not self._chromium and not chromium.contexts:
-            await _quietly(chromium.close())
+            await chromium.close()
+
+
+def _dismisses_dialogs(executable: str | None) -> bool:
+    return executable is not None and "headless-shell" in Path(executable).name
+
+
+def _dismiss(session: Session) -> None:
+    """Dismiss the dialog a page opened (a closed page's error does not matter)."""
+    task = asyncio.ensure_future(
+        _quietly(session.send("Page.handleJavaScriptDialog", {"accept": False})))
+    _DISMISSING.add(task)
+    task.add_done_callback(_DISMISSING.discard)
+
+
+_DISMISSING: set[asyncio.Future[None]] = set()
 
 
 async def _quietly(closing: Awaitable[object]) -> None:

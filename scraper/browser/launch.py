@@ -76,17 +76,24 @@ class ChromiumProcess:
         return lines[-1] if lines else ""
 
     async def close(self) -> None:
-        """End Chromium and remove its profile; harmless when it is gone already."""
-        if not self.connection.is_closed:
-            with contextlib.suppress(CdpError, TimeoutError):
-                async with asyncio.timeout(_EXIT_S):
-                    await self.connection.send("Browser.close")
-        if not await self._wait_exit(_EXIT_S):
+        """End Chromium and remove its profile; harmless when it is gone already. Bounded
+        (about 10 s for a Chromium that does not answer), and the kill and the clean-up
+        happen even when the close is cancelled."""
+        try:
+            if not self.connection.is_closed:
+                with contextlib.suppress(CdpError, TimeoutError):
+                    async with asyncio.timeout(_EXIT_S):
+                        await self.connection.send("Browser.close")
+            await self._wait_exit(_EXIT_S)
+        finally:
+            # The whole group: a browser process that died may leave its children.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+            self._reap()
+            self.connection.close()
+            shutil.rmtree(self.profile, ignore_errors=True)
+        if not self._reaped:
             await self._wait_exit(_EXIT_S)
-        self.connection.close()
-        await asyncio.to_thread(shutil.rmtree, self.profile, True)
 
     async def _wait_exit(self, limit_s: float) -> bool:
         loop = asyncio.get_running_loop()

@@ -42,6 +42,7 @@ _DEADLINE_GRACE_S = 5.0
 # (browser/frames.py); most replies come sooner, needing none.
 _FRAMES_AFTER_S = 0.25
 _FRAME_EVERY_S = 0.1
+_HTTP_ERROR = "net::ERR_HTTP_RESPONSE_CODE_FAILURE"
 # A visit with no replies to wait for reads the DOM once the document is parsed.
 _PARSED = ("document.readyState !== 'loading' || new Promise(done => document"
            ".addEventListener('DOMContentLoaded', () => done(true), {once: true}))")
@@ -76,7 +77,7 @@ class Tab:
 
     async def _ensure_page(self) -> PageTarget:
         if self._page is not None and (self._visits >= self._browser.options.visits_per_page
-                                       or self._browser.retired(self._context)):
+                                       or self._gone or self._browser.retired(self._context)):
             await self.close()
         if self._page is None:
             page = await self._browser.open_page()
@@ -146,9 +147,13 @@ class Tab:
             raise
         failed = reply.get("errorText")
         document = catcher.document
-        if failed and document is None:
+        # An HTTP error with an empty body still commits a page with its status; any
+        # other error means no new document: the DOM is still the previous visit's.
+        if failed and not (document and failed == _HTTP_ERROR):
             catcher.stop()
             lost = self._lost() or "ERR_ABORTED" in failed
+            if lost:
+                await self.close()
             raise (PageLost if lost else BrowserError)(f"cannot load {url}: {failed} at {url}")
         status = document.status if document else None
         # An error page makes none of the API calls we would otherwise wait for.
