@@ -36,6 +36,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Coroutine
 from profile import kind
 from typing import Any
 
@@ -198,6 +199,22 @@ async def tab(context: BrowserContext, urls: asyncio.Queue[str], mode: str,
     return ok
 
 
+async def measured(me: int, tabs: list[Coroutine[Any, Any, int]]
+                   ) -> tuple[int, float, dict[str, float], dict[str, int]]:
+    """Run the tabs' visits: pages rendered, wall seconds, CPU seconds and peak PSS (KB)
+    by process kind over the visits alone."""
+    before, peak = by_kind(me), PeakByKind(me)
+    peak.start()
+    started = time.monotonic()
+    ok = sum(await asyncio.gather(*tabs))
+    wall = time.monotonic() - started
+    peak.done.set()
+    cpu: dict[str, float] = collections.Counter()
+    for pid, (name, seconds, _) in by_kind(me).items():
+        cpu[name] += seconds - before.get(pid, (name, 0.0, 0))[1]
+    return ok, wall, cpu, peak.peak
+
+
 async def via_pool(args: argparse.Namespace, port: int) -> dict[str, Any]:
     """The visits made by the scraper's own tabs (browser/pool.py over the pipe)."""
     flags = tuple(f for f in DEFAULT_CHROMIUM_ARGS if f.split("=")[0] not in args.drop_flag)
@@ -238,20 +255,12 @@ async def via_pool(args: argparse.Namespace, port: int) -> dict[str, Any]:
                     ok += 'id="subtitle"' in await tab.html()
             return ok
 
-        before, peak = by_kind(me), PeakByKind(me)
-        peak.start()
-        started = time.monotonic()
-        ok = sum(await asyncio.gather(*(one_tab() for _ in range(args.tabs))))
-        wall = time.monotonic() - started
-        peak.done.set()
-        cpu: dict[str, float] = collections.Counter()
-        for pid, (name, seconds, _) in by_kind(me).items():
-            cpu[name] += seconds - before.get(pid, (name, 0.0, 0))[1]
+        ok, wall, cpu, peak = await measured(me, [one_tab() for _ in range(args.tabs)])
         await pool.close()
     return {
         "via": "cdp", "visits": visits, "rendered": ok, "wall_s": round(wall, 2),
         "cpu_s": {k: round(v, 2) for k, v in cpu.items() if not k.startswith("python")},
-        "peak_pss_mb": {k: v // 1024 for k, v in peak.peak.items() if not k.startswith("python")},
+        "peak_pss_mb": {k: v // 1024 for k, v in peak.items() if not k.startswith("python")},
         "load": os.getloadavg()[0], "added": args.add_flag, "dropped": args.drop_flag,
         "frames": args.frames, "visits_per_page": args.visits_per_page,
     }
@@ -276,23 +285,15 @@ async def main(args: argparse.Namespace, port: int) -> dict[str, Any]:
             queue.put_nowait(url)
         visits = queue.qsize()
         pressure = await browser.new_browser_cdp_session() if args.mode == "pressure" else None
-        before, peak = by_kind(me), PeakByKind(me)
         MESSAGES.clear()
-        peak.start()
-        started = time.monotonic()
-        tabs = (tab(context, queue, args.mode, pressure, args.visits_per_page)
-                for _ in range(args.tabs))
-        ok = sum(await asyncio.gather(*tabs))
-        wall = time.monotonic() - started
-        peak.done.set()
-        cpu: dict[str, float] = collections.Counter()
-        for pid, (name, seconds, _) in by_kind(me).items():
-            cpu[name] += seconds - before.get(pid, (name, 0.0, 0))[1]
+        ok, wall, cpu, peak = await measured(me, [
+            tab(context, queue, args.mode, pressure, args.visits_per_page)
+            for _ in range(args.tabs)])
         await browser.close()
     return {
         "via": "playwright", "visits": visits, "rendered": ok, "wall_s": round(wall, 2),
         "cpu_s": {k: round(v, 2) for k, v in cpu.items() if not k.startswith("python")},
-        "peak_pss_mb": {k: v // 1024 for k, v in peak.peak.items() if not k.startswith("python")},
+        "peak_pss_mb": {k: v // 1024 for k, v in peak.items() if not k.startswith("python")},
         "messages_per_visit": {k: round(v / max(visits, 1), 2) for k, v in MESSAGES.most_common()},
         "load": os.getloadavg()[0], "mode": args.mode, "added": args.add_flag,
         "dropped": args.drop_flag, "viewport": args.viewport, "frames": args.frames,
