@@ -139,7 +139,7 @@ def find_chromium(explicit: str | None = None, *, headless: bool = True) -> str 
     """``--chromium``, else ``SCRAPER_CHROMIUM``, else Debian's Chromium: for a headless
     run ``chromium-headless-shell`` where installed (the old headless mode, which
     Playwright also uses for headless runs: faster and smaller), else ``chromium``; else
-    one that ``playwright install chromium`` downloaded (set-up's fallback off Debian).
+    one from Playwright's browser cache (set-up's fallback off Debian).
 
     None: no Chromium at all. A path the user named must exist.
     """
