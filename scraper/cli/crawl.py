@@ -17,11 +17,9 @@ from ..progress import CATALOGUE_FAILED, STORED, VISITED, Count, drift_key, fail
 from .app import cli, fail, run_async
 from .options import (
     DEFAULTS,
-    MEDIA_HELP,
-    RESOLVE_HELP,
-    STORE_HELP,
     browser_life_options,
     categories_help,
+    crawl_target_options,
     resolve_rules,
     settings_from,
     store_target,
@@ -52,10 +50,7 @@ EXIT_WITH_FAILURES = 6
 @click.option("--video", "videos", multiple=True, metavar="VID_OR_URL",
               help="Crawl exactly this video, not the catalogue (repeatable): its vid (with "
               "or without '=='), numeric id or page URL.")
-@click.option("--store", help=STORE_HELP)
-@click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
-              show_default=True, help=MEDIA_HELP)
-@click.option("--resolve", "resolve", multiple=True, help=RESOLVE_HELP)
+@crawl_target_options
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Browser tabs rendering pages at once.")
 @click.option("--no-media", is_flag=True, help="Record segments but download no files.")
@@ -153,10 +148,7 @@ async def _crawl(settings: config.Settings, reporter: Reporter) -> CrawlOutcome:
 @click.option("--pages", type=click.IntRange(min=1), help="Read this many catalogue pages.")
 @click.option("--max-videos", type=click.IntRange(min=1), help="Follow at most this many "
               "videos of the category.")
-@click.option("--store", help=STORE_HELP)
-@click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
-              show_default=True, help=MEDIA_HELP)
-@click.option("--resolve", "resolve", multiple=True, help=RESOLVE_HELP)
+@crawl_target_options
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Visits at once (browser tabs).")
 @click.option("--no-media", is_flag=True, help="Download no files for new videos.")
@@ -233,10 +225,7 @@ def _nothing_visited(stats: Any) -> NoReturn:
 @cli.command(short_help="Crawl the work other commands queued in the store.")
 @click.option("--id", "worker_id", help="This worker's name, recorded with its work "
               "(default HOST-PID).")
-@click.option("--store", help=STORE_HELP)
-@click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
-              show_default=True, help=MEDIA_HELP)
-@click.option("--resolve", "resolve", multiple=True, help=RESOLVE_HELP)
+@crawl_target_options
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Pieces of work at once (browser tabs).")
 @click.option("--once", is_flag=True, help="Do what is due now, then exit.")

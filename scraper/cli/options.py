@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,7 +14,8 @@ from .. import config
 from ..errors import ScraperError
 
 __all__ = ["DEFAULTS", "MEDIA_HELP", "RESOLVE_HELP", "STORE_HELP", "browser_life_options",
-           "categories_help", "resolve_rules", "settings_from", "store_target", "when"]
+           "categories_help", "crawl_target_options", "resolve_rules", "settings_from",
+           "store_target", "when"]
 
 RESOLVE_HELP = ("Map hosts to an address: 'PATTERN=ADDR:PORT' (e.g. '*.test=127.0.0.1:8899') "
                 "or curl's --resolve form 'HOST:PORT:ADDR'. Repeatable; also read from "
@@ -36,6 +38,17 @@ def categories_help(verb: str) -> str:
     return f"Category to {verb}, by CLI name ({DEFAULTS.site}: {names})."
 
 
+def crawl_target_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Where a crawl writes and how it reaches the site (run, monitor, worker)."""
+    options = [
+        click.option("--store", help=STORE_HELP),
+        click.option("--media-dir", type=click.Path(path_type=Path), default=Path("media"),
+                     show_default=True, help=MEDIA_HELP),
+        click.option("--resolve", "resolve", multiple=True, help=RESOLVE_HELP),
+    ]
+    return _stacked(command, options)
+
+
 def browser_life_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options that bound Chromium's life on long runs (run, monitor, worker)."""
     options = [
@@ -54,6 +67,12 @@ def browser_life_options(command: Callable[..., None]) -> Callable[..., None]:
                      "headless shell runs a page's frame work (animation frames, observers) "
                      "only when the scraper reads the page, which costs far less."),
     ]
+    return _stacked(command, options)
+
+
+def _stacked(command: Callable[..., None],
+             options: Sequence[Callable[[Any], Any]]) -> Callable[..., None]:
+    """``command`` with ``options`` applied as decorators listed top to bottom would be."""
     for option in reversed(options):
         command = option(command)
     return command
