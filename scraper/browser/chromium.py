@@ -150,7 +150,12 @@ class Browser:
             raise BrowserError("no Chromium found: install chromium-headless-shell or "
                                "chromium, or name one with --chromium / SCRAPER_CHROMIUM")
         marker = f"--scraper-browser={uuid.uuid4().hex}"
-        process = await spawn(executable, launch_args(self.options, marker))
+        args = launch_args(self.options, marker)
+        if self.options.headless:
+            args += ["--headless", "--hide-scrollbars"]
+        if self.options.user_agent:
+            args.append(f"--user-agent={self.options.user_agent}")
+        process = await spawn(executable, args)
         return _Chromium(process, marker)
 
     async def _shutdown(self) -> None:

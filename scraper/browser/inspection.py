@@ -30,8 +30,7 @@ async def inspect(options: BrowserOptions, url: str, *, trace: Path) -> AsyncIte
             browser = await pw.chromium.launch(
                 executable_path=options.executable, headless=options.headless,
                 slow_mo=options.slow_mo_ms or None,
-                args=[a for a in launch_args(options, "--scraper-debug")
-                      if not a.startswith(("--headless", "--hide-scrollbars", "--user-agent"))])
+                args=launch_args(options, "--scraper-debug"))
         try:
             async with _traced(browser, options, url, trace=trace) as page:
                 yield page

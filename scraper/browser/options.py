@@ -52,13 +52,10 @@ def browser_options(settings: Settings, *, blocked_hosts: Iterable[str] = ()) ->
 
 
 def launch_args(options: BrowserOptions, marker: str) -> list[str]:
-    """Chromium's switches for ``options`` (``marker`` tells its processes apart)."""
+    """Chromium's switches for ``options`` (``marker`` tells its processes apart), but
+    for headless mode and the user agent, which each launcher sets its own way."""
     frames = FRAME_FLAGS if options.frames_on_demand else ()
     args = ["--no-sandbox", *options.args, *frames, marker]
-    if options.headless:
-        args += ["--headless", "--hide-scrollbars"]
-    if options.user_agent:
-        args.append(f"--user-agent={options.user_agent}")
     # Media hosts resolve nowhere for the browser (the first matching rule wins), so a
     # player cannot stream segments the HTTP client downloads anyway. It costs nothing
     # per request, unlike an interception route.
