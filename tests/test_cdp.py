@@ -43,7 +43,7 @@ def renderers(marker: str) -> list[psutil.Process]:
 
 async def test_a_visit_reads_the_page_status_url_and_dom(make_replica: Any) -> None:
     async with make_replica(videos=15, faults=False, publication=False) as rep, \
-            Browser(options(rep)) as browser:
+            Browser(options(rep, user_agent="scraper-test/1")) as browser:
         pool = TabPool(browser, 1)
         vid = rep.truth.categories["jrrm"][0]
         truth = rep.truth.video(vid)
@@ -51,6 +51,7 @@ async def test_a_visit_reads_the_page_status_url_and_dom(make_replica: Any) -> N
             visit = await tab.visit(truth.url)
             assert (visit.status, visit.url) == (200, truth.url)
             assert truth.subtitle in await tab.html()
+            assert await tab.evaluate("navigator.userAgent") == "scraper-test/1"
             await tab.evaluate("document.cookie = 'probe=yes; path=/'")
             assert (await tab.cookies(fresh=True))["probe"] == "yes"
             missing = await tab.visit(truth.url.replace(vid, "XNOPE0000"))
