@@ -22,7 +22,7 @@ driver messages that reached Python per visit. Runs can be compared alternately
     python bench/visits.py --mode poll        # wait for the page's globals instead
     python bench/visits.py --mode minimize    # windows minimised (hidden) through CDP
     python bench/visits.py --mode pressure    # a memory-pressure signal every 25 visits
-    NODE_OPTIONS=--jitless python bench/visits.py            # the driver's heap
+    NODE_OPTIONS=--jitless python bench/visits.py --via playwright  # the driver's heap
 
 Figures only: nothing here asserts a target.
 """
