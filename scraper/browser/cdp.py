@@ -124,11 +124,10 @@ class Connection:
     def on(self, session_id: str | None, event: str, handler: Handler) -> None:
         self._handlers.setdefault((session_id, event), []).append(handler)
 
-    def forget(self, session_id: str, why: str = "the page was closed") -> None:
-        """Drop the handlers of a session that was detached; fail its commands."""
+    def forget(self, session_id: str) -> None:
+        """Drop the handlers of a session that was detached."""
         for key in [key for key in self._handlers if key[0] == session_id]:
             del self._handlers[key]
-        self.fail_session(session_id, why)
 
     def fail_session(self, session_id: str, why: str) -> None:
         """Fail the commands waiting on a session whose target crashed or went away:

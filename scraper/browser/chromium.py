@@ -97,8 +97,8 @@ class _Chromium:
     def _on_detached(self, event: dict[str, Any]) -> None:
         page = self.pages.pop(str(event.get("sessionId")), None)
         if page is not None:
+            page.end("close")  # fails the commands still waiting on its session
             self.process.connection.forget(page.session.id or "")
-            page.end("close")
 
     async def close(self) -> None:
         with contextlib.suppress(CdpError):
