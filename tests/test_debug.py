@@ -28,7 +28,14 @@ async def run(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str
 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (Debian xvfb)")
-async def test_debug_saves_screenshot_trace_and_overlays(replica: Any, tmp_path: Path) -> None:
+async def test_debug_saves_screenshot_trace_and_overlays(make_replica: Any, tmp_path: Path
+                                                          ) -> None:
+    # Without faults: a missing channel link would leave its fields nothing to outline.
+    async with make_replica(videos=15, faults=False, publication=False) as replica:
+        await _debug_saves_screenshot_trace_and_overlays(replica, tmp_path)
+
+
+async def _debug_saves_screenshot_trace_and_overlays(replica: Any, tmp_path: Path) -> None:
     vid = replica.truth.categories["jrrm"][0]
     url = f"http://v.youku.test/v_show/id_{vid}==.html"
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}

@@ -369,7 +369,11 @@ async def test_an_open_page_follows_a_monitor_round(chromium: Browser, filled: F
             filled.replica.clock.advance(4 * 3600)  # every tier due
             await run_monitor(filled.settings, tiers=filled.tiers, once=True,
                               store=mongo(filled.client), clock=replica_clock(filled.replica))
-            await page.wait_for_function("Number(document.body.dataset.drawn) > 1")
+            # The page redraws whenever the store changes during the round: wait for the
+            # drawing that has this video's new snapshot, not for any redraw.
+            await page.wait_for_function(
+                "(n) => Number(document.body.dataset.drawn) > 1"
+                " && document.getElementById('chart').data[0].x.length > n", arg=before)
             snaps = [s for s in await all_docs(store, "snapshots") if s["vid"] == vid]
             points = await chart_points(page)
             assert len(points[0]["x"]) == before + 1
