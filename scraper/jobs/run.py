@@ -46,6 +46,7 @@ from ..progress import CATALOGUE_FAILED, Count, Reporter, Stats, video_key
 from ..site.load import Site, load_site
 from ..site.video_ref import vid_of
 from ..store.base import Store
+from .feed import Feed
 from .lists import CrawlList, crawl_lists, job_lists, lists_label
 from .outcome import Outcome, utc_now
 
@@ -208,13 +209,13 @@ def video_item(run: RunRecord, card: CardInfo, order: int) -> FrontierItem:
 
 
 async def crawl_job(ctx: VideoContext, reporter: Reporter | None) -> None:
-    catalogue_done = asyncio.Event()
+    feed = Feed()
     with reporter.running() if reporter else contextlib.nullcontext():
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(_catalogue_then_signal(ctx, catalogue_done, reporter))
+                tg.create_task(_catalogue_then_signal(ctx, feed, reporter))
                 for _ in range(max(1, ctx.settings.concurrency * 2)):
-                    tg.create_task(video_worker(ctx, catalogue_done, reporter))
+                    tg.create_task(video_worker(ctx, feed, reporter))
         except BaseExceptionGroup as group:
             # Surface the first of our errors as itself, so the CLI can word it in one line.
             raise first_error(group) from None
@@ -222,16 +223,19 @@ async def crawl_job(ctx: VideoContext, reporter: Reporter | None) -> None:
 
 
 async def _catalogue_then_signal(
-    ctx: VideoContext, done: asyncio.Event, reporter: Reporter | None
+    ctx: VideoContext, feed: Feed, reporter: Reporter | None
 ) -> None:
     try:
-        await crawl_catalogue(ctx, reporter)
+        await crawl_catalogue(ctx, reporter, feed=feed)
     finally:
-        done.set()
+        feed.finish()
 
 
-async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
-    """Render list pages one after another, feeding the frontier."""
+async def crawl_catalogue(
+    ctx: VideoContext, reporter: Reporter | None, *, feed: Feed | None = None
+) -> None:
+    """Render list pages one after another, feeding the frontier (and ``feed``'s idle
+    workers)."""
     counts = await ctx.store.frontier_counts(ctx.run.run_id, kind="video")
     queued = sum(counts.values())
     if reporter:  # a resume counts on from what earlier invocations finished
@@ -260,6 +264,8 @@ async def crawl_catalogue(ctx: VideoContext, reporter: Reporter | None) -> None:
             ctx.stats.note(CATALOGUE_FAILED, item.payload["url"])
             continue
         queued = await enqueue_cards(ctx, cards, queued)
+        if feed is not None:
+            feed.tell()
         more = ctx.settings.pages is None or page < ctx.settings.pages
         limit = ctx.settings.max_videos
         if next_url and more and (limit is None or queued < limit):
@@ -315,10 +321,8 @@ async def note_lists(ctx: VideoContext, items: list[FrontierItem]) -> None:
             await ctx.store.fill_missing("videos", item.key, "published", card["published"])
 
 
-async def video_worker(
-    ctx: VideoContext, catalogue_done: asyncio.Event, reporter: Reporter | None
-) -> None:
-    async for item in claimed(ctx, "video", until=catalogue_done):
+async def video_worker(ctx: VideoContext, feed: Feed, reporter: Reporter | None) -> None:
+    async for item in claimed(ctx, "video", feed=feed):
         try:
             outcome = await process_video(ctx, CardInfo(**item.payload["card"]))
         except BaseException:
@@ -346,12 +350,12 @@ async def lists_seen_meanwhile(ctx: VideoContext, item: FrontierItem) -> None:
 
 
 async def claimed(
-    ctx: VideoContext, kind: str, *, stop_when_empty: bool = False,
-    until: asyncio.Event | None = None,
+    ctx: VideoContext, kind: str, *, stop_when_empty: bool = False, feed: Feed | None = None,
 ) -> AsyncIterator[FrontierItem]:
-    """Claim items of one kind until none is left (and, with ``until``, it is set)."""
+    """Claim items of one kind until none is left (and, with ``feed``, it is done)."""
     while True:
-        finished = until.is_set() if until is not None else stop_when_empty
+        finished = feed.done if feed is not None else stop_when_empty
+        ticket = feed.ticket() if feed is not None else None
         items = await ctx.store.frontier_claim(
             ctx.run.run_id, worker=ctx.settings.worker_id, lease_s=ctx.settings.lease_s,
             kind=kind)
@@ -360,6 +364,8 @@ async def claimed(
                 yield item
         elif finished:
             return
+        elif ticket is not None:
+            await Feed.wait(ticket, _CLAIM_IDLE_S)
         else:
             await asyncio.sleep(_CLAIM_IDLE_S)
 
