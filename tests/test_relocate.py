@@ -32,7 +32,8 @@ from scraper.repair.relocate import (
     repaired_items,
 )
 from scraper.site.extract import extract_items, extract_page
-from scraper.site.selector_files import FieldSpec, SelectorSet, load_page_dir, write_version
+from scraper.site.selector_files import FieldSpec, SelectorSet, load_page_dir
+from scraper.site.selector_writer import write_version
 from tests.relocate_pages_fixture import (
     PAGES,
     PER_PAGE,

@@ -15,9 +15,8 @@ from scraper.site.selector_files import (
     compile_xpath,
     load_page_dir,
     load_selectors,
-    next_version_path,
-    write_version,
 )
+from scraper.site.selector_writer import next_version_path, write_version
 
 REPO_SELECTORS = Path(__file__).resolve().parent.parent / "selectors"
 

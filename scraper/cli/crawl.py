@@ -117,8 +117,12 @@ async def _crawl(settings: config.Settings, reporter: Reporter) -> CrawlOutcome:
 
     hosts = load_site(settings).profile.media_hosts
     early = EarlyLaunch(browser_options(settings, blocked_hosts=hosts))
+    # aiohttp builds its TLS contexts as it is imported, reading the system's CA bundle
+    # with the GIL released (50-100 ms): in a thread of its own that overlaps the rest.
+    http = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "aiohttp"))
     try:
         jobs = await asyncio.to_thread(importlib.import_module, "scraper.jobs.run")
+        await http
         crawl: Callable[..., Awaitable[CrawlOutcome]] = jobs.run_crawl
         return await crawl(settings, reporter=reporter, early=early)
     finally:

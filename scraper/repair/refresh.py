@@ -28,7 +28,8 @@ from ..errors import BrowserError, ConfigError, SiteUnreachable
 from ..models import Video
 from ..site.load import Site, load_site
 from ..site.profile import channel_uid
-from ..site.selector_files import SelectorSet, write_version
+from ..site.selector_files import SelectorSet
+from ..site.selector_writer import write_version
 from ..store.base import Store
 from ..store.target import open_store
 from .channel_samples import (

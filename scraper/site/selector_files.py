@@ -1,4 +1,5 @@
-"""Versioned selector files: loading, validation, compiled XPath, new versions.
+"""Versioned selector files: loading, validation, compiled XPath (``selector_writer.py``
+writes new versions).
 
 Layout (data only, no Python under ``selectors/``)::
 
@@ -24,7 +25,6 @@ from types import MappingProxyType
 from typing import Any
 
 import parsel  # noqa: F401  (importing parsel registers has-class() for lxml XPath)
-import tomlkit
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from ..errors import SelectorFileError
@@ -39,8 +39,8 @@ __all__ = [
     "load_page_dir",
     "load_selectors",
     "native_xpath",
-    "next_version_path",
-    "write_version",
+    "parse_file",
+    "version_number",
 ]
 
 _META_KEYS = {"page", "version", "created", "derived_from", "reason", "items"}
@@ -149,7 +149,7 @@ def load_page_dir(page_dir: Path) -> tuple[SelectorSet, ...]:
         raise SelectorFileError(f"{page_dir}: no selector files (expected v1.toml, v2.toml, …)")
     sets: dict[int, SelectorSet] = {}
     for path in files:
-        selector_set = _parse_file(path, read_toml(path), page=page_dir.name)
+        selector_set = parse_file(path, read_toml(path), page=page_dir.name)
         if selector_set.version in sets:
             raise field_error(path, "meta 'version'", f"version {selector_set.version} also in "
                         f"{sets[selector_set.version].path.name}")
@@ -161,7 +161,14 @@ def load_page_dir(page_dir: Path) -> tuple[SelectorSet, ...]:
     return tuple(sets[v] for v in sorted(sets, reverse=True))
 
 
-def _parse_file(path: Path, doc: dict[str, Any], *, page: str) -> SelectorSet:
+def version_number(file_name: str) -> int | None:
+    """N of a selector file named ``v<N>.toml``; None for any other name."""
+    match = _VERSION_FILE.match(file_name)
+    return int(match[1]) if match else None
+
+
+def parse_file(path: Path, doc: dict[str, Any], *, page: str) -> SelectorSet:
+    """A selector file's parsed TOML ``doc``, validated; ``path`` names it in errors."""
     reject_unknown(path, doc, {"meta", "fields"}, label="table")
     meta = dict(require(path, doc, "meta", dict, label="table"))
     reject_unknown(path, meta, _META_KEYS, label="meta")
@@ -283,72 +290,3 @@ def native_xpath(xpath: str) -> str:
             f"contains(concat(' ', normalize-space(@class), ' '), {name[0]} {name[1:-1]} {name[0]})"
             for name in names) + ")"
     return _HAS_CLASS.sub(replace, xpath)
-
-
-# --- new versions ----------------------------------------------------------------------
-
-
-def render_version(doc: Mapping[str, Any]) -> str:
-    """A selector file as a person would write it: XPaths and regexes as literal strings
-    (no escaped quotes or backslashes) and a note that the file is never edited."""
-    out = tomlkit.document()
-    out.add(tomlkit.comment(f"{doc['meta']['page'].capitalize()} page selectors, written by "
-                            "refresh-selectors. Released: never edit; add a new version."))
-    out.add("meta", _toml_table(doc["meta"]))
-    fields = tomlkit.table(is_super_table=True)
-    for name, spec in doc["fields"].items():
-        fields.add(name, _toml_table(spec))
-    out.add("fields", fields)
-    return tomlkit.dumps(out)
-
-
-def _toml_table(values: Mapping[str, Any]) -> Any:
-    table = tomlkit.table()
-    for key, value in values.items():
-        table.add(key, _toml_value(value))
-    return table
-
-
-def _toml_value(value: Any) -> Any:
-    if isinstance(value, str) and "'" not in value and "\n" not in value:
-        return tomlkit.string(value, literal=True)
-    return value
-
-
-def next_version_path(page_dir: Path) -> Path:
-    """The path the next version of a page's selectors would take (``v<max+1>.toml``)."""
-    versions = [int(m[1]) for p in page_dir.glob("v*.toml") if (m := _VERSION_FILE.match(p.name))]
-    return page_dir / f"v{max(versions, default=0) + 1}.toml"
-
-
-def write_version(base: SelectorSet, *, reason: str,
-                  fields: Mapping[str, FieldSpec | Mapping[str, Any]],
-                  derived_from: int | None = None, items: str | None = None,
-                  created: date | None = None, version: int | None = None) -> Path:
-    """Write a new version of ``base``'s page beside it and return its path.
-
-    ``derived_from`` defaults to ``base.version``, ``items`` to ``base.items``, ``version``
-    to the next free number. The file is validated before it is written, and an existing
-    file is never overwritten.
-    """
-    page_dir = base.path.parent
-    path = page_dir / f"v{version}.toml" if version else next_version_path(page_dir)
-    derived = base.version if derived_from is None else derived_from
-    meta: dict[str, Any] = {
-        "page": base.page, "version": version or int(path.stem[1:]),
-        "created": created or date.today(), "derived_from": derived, "reason": reason,
-    }
-    if (items := items or base.items) is not None:
-        meta["items"] = items
-    doc = {"meta": meta, "fields": {name: spec.to_toml() if isinstance(spec, FieldSpec)
-                                    else dict(spec) for name, spec in fields.items()}}
-    _parse_file(path, doc, page=base.page)
-    if derived and not (page_dir / f"v{derived}.toml").is_file():
-        raise field_error(path, "meta 'derived_from'", f"no version {derived} here")
-    try:
-        with path.open("x", encoding="utf-8") as fh:
-            fh.write(render_version(doc))
-    except FileExistsError:
-        raise field_error(path, "write",
-                          "file exists; a released version is never edited") from None
-    return path
