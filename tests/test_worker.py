@@ -274,9 +274,16 @@ async def test_workers_in_separate_processes_share_one_sqlite_file(
             SCRAPE, "-q", "worker", "--once", "--id", f"p{n}", "--concurrency", "2", *common,
             cwd=tmp_path, stderr=asyncio.subprocess.PIPE) for n in (1, 2)]
         async with SqliteStore(store_dir / "scrape.db") as store:  # a third process reads
-            while not (await store.count("snapshots") >= 2
-                       and await store.count("frontier", {"state": "claimed", "worker": "p1"})):
+            while True:
                 assert procs[0].returncode is None, "p1 finished before it could be killed"
+                if await store.count("snapshots") >= 2:
+                    # Frozen, p1 cannot finish the claim seen here before it dies: had it
+                    # finished the run's last item meanwhile, the resume below would have
+                    # nothing to resume and would start a second run.
+                    procs[0].send_signal(signal.SIGSTOP)
+                    if await store.count("frontier", {"state": "claimed", "worker": "p1"}):
+                        break
+                    procs[0].send_signal(signal.SIGCONT)
                 await asyncio.sleep(0.05)
         procs[0].send_signal(signal.SIGKILL)
         results = [await asyncio.wait_for(p.communicate(), 240) for p in procs]
