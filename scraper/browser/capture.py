@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import BrowserError
-from .cdp import CdpError, Session
+from .cdp import CdpError, Session, fail_quietly
+from .error_map import first_line
 
 __all__ = ["Captured", "Document", "ReplyCatcher", "UrlMatcher"]
 
@@ -100,7 +101,7 @@ class ReplyCatcher:
     def fail(self, exc: BrowserError) -> None:
         """Wake whoever waits: the replies will not come (the page went away)."""
         for future in self._results.values():
-            _fail(future, exc)
+            fail_quietly(future, exc)
 
     def close(self) -> None:
         self.stop()
@@ -138,7 +139,8 @@ class ReplyCatcher:
                     await self._read(request_id, url, status, future)
         except TimeoutError:
             if future is not None:
-                _fail(future, BrowserError(f"cannot read {url}: no answer within {_HOLD_S:g}s"))
+                fail_quietly(future, BrowserError(
+                    f"cannot read {url}: no answer within {_HOLD_S:g}s"))
         finally:
             with contextlib.suppress(CdpError, TimeoutError):  # the page closed while held
                 async with asyncio.timeout(_HOLD_S):
@@ -150,18 +152,10 @@ class ReplyCatcher:
         try:
             reply = await self._session.send("Fetch.getResponseBody", {"requestId": request_id})
         except CdpError as exc:
-            _fail(future, BrowserError(f"cannot read {url}: {str(exc).splitlines()[0]}"))
+            fail_quietly(future, BrowserError(f"cannot read {url}: {first_line(exc)}"))
             return
         raw = reply.get("body", "")
         body = (base64.b64decode(raw).decode("utf-8", errors="replace")
                 if reply.get("base64Encoded") else raw)
         if not future.done():
             future.set_result(Captured(url=url, status=status, body=body))
-
-
-def _fail(future: asyncio.Future[Captured], exc: BrowserError) -> None:
-    """Fail a capture; the visit reads the error if it still waits for it, and a visit
-    that was given up must not leave a "never retrieved" error behind."""
-    if not future.done():
-        future.set_exception(exc)
-        future.exception()

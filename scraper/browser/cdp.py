@@ -15,7 +15,6 @@ a dozen commands, so the framing and the command/reply matching here are all the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ import orjson
 
 from ..errors import BrowserError
 
-__all__ = ["CdpClosed", "CdpError", "Connection", "Handler", "Session"]
+__all__ = ["CdpClosed", "CdpError", "Connection", "Handler", "Session", "fail_quietly"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +83,7 @@ class Connection:
         # id -> (future, method, session id)
         self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str, str | None]] = {}
         self._handlers: dict[tuple[str | None, str], list[Handler]] = {}
+        self._on_close: list[Callable[[str], None]] = []
         self._writer: asyncio.WriteTransport | None = None
         self._reader: asyncio.BaseTransport | None = None
         self.closed = asyncio.Event()
@@ -124,6 +124,11 @@ class Connection:
     def on(self, session_id: str | None, event: str, handler: Handler) -> None:
         self._handlers.setdefault((session_id, event), []).append(handler)
 
+    def on_close(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(why)`` once, when the pipe closes (Chromium exited or was
+        killed, or ``close``)."""
+        self._on_close.append(callback)
+
     def forget(self, session_id: str) -> None:
         """Drop the handlers of a session that was detached."""
         for key in [key for key in self._handlers if key[0] == session_id]:
@@ -135,7 +140,7 @@ class Connection:
         for message_id, (future, method, session) in list(self._pending.items()):
             if session == session_id:
                 del self._pending[message_id]
-                _fail(future, CdpClosed(f"{method}: {why}"))
+                fail_quietly(future, CdpClosed(f"{method}: {why}"))
 
     def close(self) -> None:
         """Stop reading and writing (Chromium is told to exit elsewhere)."""
@@ -170,10 +175,10 @@ class Connection:
         self.close_reason = why
         self.closed.set()
         for future, method, _ in list(self._pending.values()):
-            _fail(future, CdpClosed(f"{method}: {why}"))
+            fail_quietly(future, CdpClosed(f"{method}: {why}"))
         self._pending.clear()
-        for handler in list(self._handlers.get((None, "Connection.closed"), ())):
-            handler({"reason": why})
+        for callback in self._on_close:
+            callback(why)
 
 
 # How Chromium words a command that reached a target, session or document that is gone
@@ -183,11 +188,12 @@ _GONE = ("session with given id not found", "no target with given id", "target c
          "cannot find context with specified id", "execution context was destroyed")
 
 
-def _fail(future: asyncio.Future[dict[str, Any]], exc: CdpClosed) -> None:
+def fail_quietly(future: asyncio.Future[Any], exc: BaseException) -> None:
+    """Fail ``future`` unless it is done; whoever waits gets ``exc``, and when nobody
+    waits any more no "exception was never retrieved" is logged."""
     if not future.done():
         future.set_exception(exc)
-        with contextlib.suppress(CdpClosed):
-            future.exception()  # nobody may be waiting any more
+        future.exception()
 
 
 def _gone(text: str) -> bool:

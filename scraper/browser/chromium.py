@@ -85,10 +85,10 @@ class _Chromium:
         self.contexts: set[str] = set()
         self.pages: dict[str, PageTarget] = {}  # by session id
         connection = process.connection
-        connection.on(None, "Connection.closed", self._on_closed)
+        connection.on_close(self._on_closed)
         connection.on(None, "Target.detachedFromTarget", self._on_detached)
 
-    def _on_closed(self, _: dict[str, Any]) -> None:
+    def _on_closed(self, _: str) -> None:
         if not self.retired:
             self.lost = True
         for page in self.pages.values():
