@@ -134,6 +134,9 @@ def test_only_the_headless_shell_headless_draws_on_demand() -> None:
     assert not draws_on_demand("/usr/lib/chromium/chromium-headless-shell", headless=False)
     assert not draws_on_demand("/usr/bin/chromium", headless=True)
     assert not draws_on_demand(None, headless=True)
+    # Playwright's download names the shell with an underscore.
+    assert draws_on_demand("/cache/chromium_headless_shell-1200/chrome-linux/headless_shell",
+                           headless=True)
     shell = Settings(chromium="/usr/lib/chromium/chromium-headless-shell")
     assert browser_options(shell).frames_on_demand
     assert not browser_options(replace(shell, draw_frames=True)).frames_on_demand

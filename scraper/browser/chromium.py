@@ -25,7 +25,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -33,6 +32,7 @@ from ..errors import BrowserError, BrowserKeepsDying, PageLost
 from ..progress import Count, Stats
 from .cdp import CdpError, Session
 from .error_map import cdp_errors
+from .frames import is_headless_shell
 from .launch import ChromiumProcess, spawn
 from .memory import tree_pss_mb
 from .options import BrowserOptions, launch_args
@@ -280,7 +280,7 @@ class Browser:
         # itself; the full Chromium waits for somebody to, so there the Page domain
         # reports them and they are dismissed, as Playwright did.
         await session.send("Inspector.enable")
-        if not _dismisses_dialogs(self.options.executable):
+        if not is_headless_shell(self.options.executable):
             session.on("Page.javascriptDialogOpening", lambda _: _dismiss(session))
             await session.send("Page.enable")
         return page
@@ -326,10 +326,6 @@ class Browser:
     async def _close_if_unused(self, chromium: _Chromium) -> None:
         if chromium is not self._chromium and not chromium.contexts:
             await chromium.close()
-
-
-def _dismisses_dialogs(executable: str | None) -> bool:
-    return executable is not None and "headless-shell" in Path(executable).name
 
 
 def _dismiss(session: Session) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .cdp import Session
 
-__all__ = ["FRAME_FLAGS", "begin_frame", "draws_on_demand"]
+__all__ = ["FRAME_FLAGS", "begin_frame", "draws_on_demand", "is_headless_shell"]
 
 FRAME_FLAGS: tuple[str, ...] = (
     "--enable-begin-frame-control",
@@ -31,10 +31,17 @@ FRAME_FLAGS: tuple[str, ...] = (
 )
 
 
+def is_headless_shell(executable: str | None) -> bool:
+    """Whether ``executable`` is the headless shell: Debian's ``chromium-headless-shell``,
+    or ``headless_shell`` as Playwright downloads it."""
+    name = Path(executable).name if executable else ""
+    return "headless-shell" in name or "headless_shell" in name
+
+
 def draws_on_demand(executable: str | None, *, headless: bool) -> bool:
     """Whether this Chromium can wait for our frames: only the headless shell can (the
     full browser rejects the command), and only headless."""
-    return headless and executable is not None and "headless-shell" in Path(executable).name
+    return headless and is_headless_shell(executable)
 
 
 async def begin_frame(session: Session) -> None:
