@@ -28,8 +28,8 @@ def cdp_errors(what: str, *, gone: Callable[[], bool] | None = None) -> Iterator
 
 @contextlib.asynccontextmanager
 async def within(limit_s: float, what: str) -> AsyncIterator[None]:
-    """A hard deadline on a page operation: past it the page counts as hung (``PageLost``),
-    even where Playwright's own timeouts do not apply (``evaluate``, a wedged renderer)."""
+    """A hard deadline on a page operation: past it the page counts as hung (``PageLost``):
+    a CDP command to a wedged renderer would otherwise wait forever."""
     try:
         async with asyncio.timeout(limit_s):
             yield

@@ -34,8 +34,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Past Playwright's own timeout, how long a page operation may take before the page
-# counts as hung anyway (the driver's timeout did not fire, or the call has none).
+# Past the page timeout a visit waits for, how long a page operation may take before
+# the page counts as hung (CDP commands have no deadline of their own).
 _DEADLINE_GRACE_S = 5.0
 # A visit waiting for the site's API replies past _FRAMES_AFTER_S asks for a frame every
 # _FRAME_EVERY_S, as a 10 fps screen would, in case the page's scripts wait for one
