@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import BrowserError, PageLost
@@ -67,6 +67,7 @@ class Tab:
         self._visits = 0
         self._catcher: ReplyCatcher | None = None
         self._cookies: dict[str, str] | None = None
+        self._preload: tuple[str, asyncio.Task[Visit]] | None = None
 
     @property
     def _context(self) -> str | None:
@@ -112,6 +113,28 @@ class Tab:
             await self.close()
             raise
 
+    async def open(self) -> None:
+        """Open the tab's page now rather than at its first visit."""
+        await self._ensure_page()
+
+    def preload(self, url: str) -> None:
+        """Start visiting ``url`` in the background; the tab's next ``visit`` of the same
+        URL without captures takes this one over instead of loading the page again."""
+        self._preload = (url, asyncio.ensure_future(self._visit(url)))
+
+    async def drop_preload(self) -> None:
+        """Stop a preloaded visit nobody took over (its page is closed with it)."""
+        if self._preload is None:
+            return
+        _, task = self._preload
+        self._preload = None
+        if not task.done():
+            task.cancel()
+            await self.close()  # a navigation cut short leaves the page in no known state
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed preload is nobody's error
+
     async def visit(
         self, url: str, *, capture: Mapping[str, UrlMatcher] | None = None,
         wait_s: float | None = None,
@@ -122,6 +145,19 @@ class Tab:
         result: the caller decides whether that is an error. Raises ``PageLost`` when
         the page crashes, hangs or loses its browser on the way: visit again.
         """
+        if self._preload is not None:
+            early_url, task = self._preload
+            if early_url == url and not capture:
+                self._preload = None
+                return await task
+            await asyncio.wait([task])  # another page first: let the early one settle
+            await self.drop_preload()
+        return await self._visit(url, capture=capture, wait_s=wait_s)
+
+    async def _visit(
+        self, url: str, *, capture: Mapping[str, UrlMatcher] | None = None,
+        wait_s: float | None = None,
+    ) -> Visit:
         page = await self._ensure_page()
         catcher = self._catcher
         if catcher is None:
@@ -240,13 +276,17 @@ class Tab:
 
 
 class TabPool:
-    """At most ``size`` tabs, handed out one visitor at a time."""
+    """At most ``size`` tabs, handed out one visitor at a time; ``ready`` are tabs made
+    beforehand (``early.EarlyLaunch``), handed out first, in their order."""
 
-    def __init__(self, browser: Browser, size: int) -> None:
+    def __init__(self, browser: Browser, size: int, *, ready: Iterable[Tab] = ()) -> None:
         self._browser = browser
         self._idle: asyncio.Queue[Tab] = asyncio.Queue()
         self._all: list[Tab] = []
         self._size = max(1, size)
+        for tab in ready:
+            self._all.append(tab)
+            self._idle.put_nowait(tab)
 
     @contextlib.asynccontextmanager
     async def tab(self) -> AsyncIterator[Tab]:
@@ -266,4 +306,5 @@ class TabPool:
 
     async def close(self) -> None:
         for tab in self._all:
+            await tab.drop_preload()
             await tab.close()

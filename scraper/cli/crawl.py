@@ -113,10 +113,12 @@ async def _crawl(settings: config.Settings, reporter: Reporter) -> CrawlOutcome:
     (each takes about half a second, and neither needs the other)."""
     from ..browser.early import EarlyLaunch
     from ..browser.options import browser_options
+    from ..jobs.lists import first_catalogue_url
     from ..site.load import load_site
 
-    hosts = load_site(settings).profile.media_hosts
-    early = EarlyLaunch(browser_options(settings, blocked_hosts=hosts))
+    site = load_site(settings)
+    early = EarlyLaunch(browser_options(settings, blocked_hosts=site.profile.media_hosts),
+                        tabs=settings.concurrency, first_url=first_catalogue_url(site, settings))
     # aiohttp builds its TLS contexts as it is imported, reading the system's CA bundle
     # with the GIL released (50-100 ms): in a thread of its own that overlaps the rest.
     http = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "aiohttp"))

@@ -23,19 +23,15 @@ from ..errors import BrowserError, ConfigError, SelectorDrift, UnknownChannel
 from ..models import CardInfo, Channel, ChannelSnapshot
 from ..progress import Count, drift_key
 from ..site.extract import Extraction, extract_items, extract_page
+from ..site.profile import channel_list
 from .context import VideoContext
 
-__all__ = ["ChannelPage", "channel_list", "channel_snapshot", "read_channel",
+__all__ = ["ChannelPage", "channel_snapshot", "read_channel",
            "read_channel_videos", "visit_channel"]
 
 _HEAD_POLLS = 20
 _HEAD_POLL_S = 0.1
 _FIGURES = ("followers", "followers_text", "videos", "videos_text", "plays", "plays_text")
-
-
-def channel_list(uid: str) -> str:
-    """The list name a channel's videos record: ``channel:UMTIz``."""
-    return f"channel:{uid}"
 
 
 @dataclass(frozen=True, slots=True)

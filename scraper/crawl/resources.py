@@ -90,7 +90,8 @@ async def open_resources(
         else:
             options = browser_options(settings, blocked_hosts=blocked_hosts)
             browser = await stack.enter_async_context(Browser(options, stats=stats))
-        tabs = TabPool(browser, settings.concurrency)
+        tabs = TabPool(browser, settings.concurrency,
+                       ready=early.tabs[:settings.concurrency] if early is not None else ())
         stack.push_async_callback(tabs.close)
         yield Resources(settings=settings, store=opened, http=http, tabs=tabs,
                         stats=stats,

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config import Settings
-from ..crawl.channel import channel_list
 from ..errors import ConfigError
 from ..site.load import Site
-from ..site.profile import SiteProfile, channel_uid
+from ..site.profile import SiteProfile, channel_list, channel_uid
 
-__all__ = ["ALL", "CrawlList", "category_list", "crawl_lists", "job_lists", "lists_label"]
+__all__ = [
+    "ALL", "CrawlList", "category_list", "crawl_lists", "first_catalogue_url", "job_lists",
+    "lists_label",
+]
 
 ALL = "all"  # --category all: every category of the site profile
 
@@ -59,6 +61,20 @@ def crawl_lists(site: Site, settings: Settings) -> list[CrawlList]:
         profile.channel_url("x")  # a profile without channel URLs says so now
     return ([CrawlList("category", name) for name in categories]
             + [CrawlList("channel", uid) for uid in uids])
+
+
+def first_catalogue_url(site: Site, settings: Settings) -> str | None:
+    """The catalogue page a new run of ``settings`` reads first, if it starts with one
+    (not with a channel, nor with chosen videos); None for settings the run will reject
+    itself."""
+    if settings.videos:
+        return None
+    try:
+        lists = crawl_lists(site, settings)
+    except ConfigError:
+        return None
+    first = lists[0] if lists else None
+    return first.url(site.profile) if first is not None and first.kind == "category" else None
 
 
 def lists_label(lists: list[CrawlList]) -> str:

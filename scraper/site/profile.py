@@ -25,6 +25,7 @@ __all__ = [
     "HOST_ROLES",
     "Category",
     "SiteProfile",
+    "channel_list",
     "channel_uid",
     "default_selectors_dir",
     "list_sites",
@@ -235,6 +236,11 @@ def _channel_urls(path: Path, urls: Mapping[str, Any]) -> dict[str, str]:
             if placeholder not in template:
                 raise field_error(path, f"key 'urls.{key}'", f"template lacks {placeholder}")
     return found
+
+
+def channel_list(uid: str) -> str:
+    """The list name a channel's videos record: ``channel:UMTIz``."""
+    return f"channel:{uid}"
 
 
 def channel_uid(text: str) -> str:
