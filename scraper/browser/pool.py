@@ -123,17 +123,18 @@ class Tab:
         self._preload = (url, asyncio.ensure_future(self._visit(url)))
 
     async def drop_preload(self) -> None:
-        """Stop a preloaded visit nobody took over (its page is closed with it)."""
+        """Forget a preloaded visit nobody took over; one still loading is cut short and
+        its page closed."""
         if self._preload is None:
             return
         _, task = self._preload
         self._preload = None
-        if not task.done():
-            task.cancel()
-            await self.close()  # a navigation cut short leaves the page in no known state
+        cut_short = task.cancel()
         await asyncio.wait([task])
         if not task.cancelled():
             task.exception()  # retrieved: a failed preload is nobody's error
+        if cut_short:
+            await self.close()  # a navigation cut short leaves the page in no known state
 
     async def visit(
         self, url: str, *, capture: Mapping[str, UrlMatcher] | None = None,
