@@ -35,6 +35,24 @@ def test_known_operators_and_plain_dict_values() -> None:
     assert not matches(doc, {"due": {"$gt": 2}}) and matches(doc, {"due": {"$gte": 2}})
 
 
+def test_elem_match_finds_an_element_and_equality_compares_the_whole_array() -> None:
+    doc = {"_id": "a", "lists": ["category:jrrm", "channel:UMTIz"], "none": [], "n": [1, 7]}
+    assert matches(doc, {"lists": {"$elemMatch": {"$eq": "category:jrrm"}}})
+    assert not matches(doc, {"lists": {"$elemMatch": {"$eq": "category:jsqy"}}})
+    assert matches(doc, {"n": {"$elemMatch": {"$gt": 5, "$lt": 8}}})  # one element, both
+    assert not matches(doc, {"n": {"$elemMatch": {"$gt": 1, "$lt": 7}}})
+    assert not matches(doc, {"none": {"$elemMatch": {"$eq": None}}})
+    assert not matches({"lists": "category:jrrm"},
+                       {"lists": {"$elemMatch": {"$eq": "category:jrrm"}}})  # no array
+    assert matches(doc, {"lists": ["category:jrrm", "channel:UMTIz"]})  # the whole array
+    # An empty array is no null, a missing field is no empty array.
+    assert matches(doc, {"none": []}) and not matches(doc, {"none": None})
+    assert not matches(doc, {"missing": []}) and matches(doc, {"missing": None})
+    assert matches({"n": 1}, {"n": {"$eq": 1}}) and not matches({"n": 1}, {"n": {"$eq": True}})
+    with pytest.raises(ValueError, match=r"\$elemMatch on documents"):
+        matches(doc, {"lists": {"$elemMatch": {"kind": "category"}}})
+
+
 def test_an_unknown_update_operator_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"unsupported update operator \$push"):
         apply_update(None, "a", {"$push": {"tags": "x"}})

@@ -19,6 +19,8 @@ from scraper.store.export import export
 from scraper.store.filters import FIELDS, ExportFilter, Fields, export_query
 from scraper.store.mongo import MongoStore
 from scraper.store.sqlite import SqliteStore
+from scraper.web.snapshots import SnapshotIndex
+from scraper.web.videos import VideoFilters, video_page
 from tests.test_store import T0, make_comment, make_video
 
 H = timedelta(hours=1)
@@ -113,6 +115,27 @@ async def test_category_follows_the_lists_a_video_was_seen_in(store: Store) -> N
         "XMTE1", "XMTEy"]
     assert ids(await exported(store, "videos", ExportFilter(category="today-hot"))) == [
         "XMTEx", "XMTEz"]
+
+
+async def test_a_video_crawled_again_by_another_categorys_run_stays_in_its_own(
+        store: Store) -> None:
+    """Its last crawl is the other category's run; the lists it was seen in decide, for
+    the export and for the dashboard's Videos page alike."""
+    await store.save_video(make_video("XMTE3", lists=["category:today-hot"], crawl=CrawlInfo(
+        first=T0, last=T0, run_id="r2")))
+    await store.save_video(make_video("XMTE4", lists=[], crawl=CrawlInfo(
+        first=T0, last=T0, run_id="r2")))  # no list recorded: its run's category counts
+    assert ids(await exported(store, "videos", ExportFilter(category="today-hot"))) == [
+        "XMTE3", "XMTEx", "XMTEz"]
+    assert ids(await exported(store, "videos", ExportFilter(category="military"))) == [
+        "XMTE4", "XMTEy"]
+    index = SnapshotIndex(store)
+    await index.refresh()
+    for category, want in (("today-hot", {"XMTE3", "XMTEx", "XMTEz"}),
+                           ("military", {"XMTE4", "XMTEy"})):
+        page = await video_page(store, index, VideoFilters(category=category))
+        assert {row["_id"] for row in page.rows} == want
+        assert page.total == len(want)
 
 
 async def test_a_filter_on_a_field_a_collection_lacks_is_bad_input(

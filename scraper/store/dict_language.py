@@ -88,7 +88,10 @@ def _added(current: Any, operand: Any) -> list[Any]:
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
     """MongoDB's answer for ``doc`` against a query of equalities, comparisons (``$lt``,
-    ``$lte``, ``$gt``, ``$gte``), ``$in``, ``$regex`` (with ``$options`` ``i``) and ``$or``.
+    ``$lte``, ``$gt``, ``$gte``), ``$eq``, ``$in``, ``$regex`` (with ``$options`` ``i``),
+    ``$or``, and ``$elemMatch`` with operators (an array with an element meeting them:
+    ``{"lists": {"$elemMatch": {"$eq": "category:x"}}}``). A plain equality compares an
+    array as a whole, not element by element as MongoDB would too.
 
     Any other operator raises ``ValueError``: read as an equality it would match nothing.
     """
@@ -119,6 +122,15 @@ def _meets(value: Any, cond: Mapping[str, Any]) -> bool:
     for op, operand in cond.items():
         if op == "$in":
             if not any(_equal(value, choice) for choice in operand):
+                return False
+        elif op == "$eq":
+            if not _equal(value, operand):
+                return False
+        elif op == "$elemMatch":
+            if not isinstance(operand, Mapping) or not all(
+                    str(inner).startswith("$") for inner in operand):
+                raise ValueError("unsupported query operator $elemMatch on documents")
+            if not isinstance(value, list) or not any(_meets(item, operand) for item in value):
                 return False
         elif op == "$regex":
             flags = re.IGNORECASE if "i" in cond.get("$options", "") else 0

@@ -16,9 +16,10 @@ from typing import Any
 
 from ..errors import ConfigError
 from .base import Store
-from .documents import get_path
 
-__all__ = ["FIELDS", "ExportFilter", "Fields", "category_runs", "export_query"]
+__all__ = [
+    "FIELDS", "ExportFilter", "Fields", "category_query", "category_runs", "export_query",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +70,21 @@ async def export_query(store: Store, collection: str, keep: ExportFilter) -> dic
     return query
 
 
+def category_query(category: str, runs: list[str]) -> dict[str, Any]:
+    """The videos seen in ``category``'s catalogue, as a ``videos`` query: those whose
+    ``lists`` name it, and those stored before lists were kept (none) whose crawling run,
+    one of ``runs``, read it. (A run of several lists reads each; its videos say in
+    ``lists`` which they were seen in, and a video crawled again by another category's
+    run keeps the lists it was seen in before.)"""
+    crawled_by = {_CRAWLED_BY: {"$in": runs}}
+    return {"$or": [{"lists": {"$elemMatch": {"$eq": f"category:{category}"}}},
+                    {"lists": None, **crawled_by}, {"lists": [], **crawled_by}]}
+
+
 async def _videos_of(store: Store, category: str) -> list[str]:
-    """The videos seen in ``category``'s catalogue: those whose ``lists`` name it, and
-    those stored before lists were kept (no ``lists``) whose crawling run read it. (A run
-    of several lists reads each; its videos say in ``lists`` which they were seen in.)"""
-    runs, wanted = set(await _runs_of(store, category)), f"category:{category}"
-    found = []
-    for doc in await store.find_page("videos", {}):
-        lists = doc.get("lists") or []
-        if wanted in lists or (not lists and get_path(doc, _CRAWLED_BY) in runs):
-            found.append(doc["_id"])
-    return found
+    runs = await _runs_of(store, category)
+    return [str(vid) for vid in
+            await store.distinct("videos", "_id", category_query(category, runs))]
 
 
 async def _runs_of(store: Store, category: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..store.base import Store
 from ..store.documents import Doc
-from ..store.filters import category_runs
+from ..store.filters import category_query, category_runs
 from .snapshots import SnapshotIndex
 
 __all__ = ["SORTS", "VideoFilters", "VideoPage", "category_runs", "video_page", "video_tiers"]
@@ -106,7 +106,7 @@ async def _query(store: Store, filters: VideoFilters) -> dict[str, Any]:
         query["title"] = {"$regex": re.escape(filters.q), "$options": "i"}
     if filters.category:
         runs = (await category_runs(store)).get(filters.category, [])
-        query["crawl.run_id"] = {"$in": runs}
+        query |= category_query(filters.category, runs)
     if filters.tier:
         entries = await store.find_page("schedule", {"kind": "video", "tier": filters.tier})
         query["_id"] = {"$in": sorted({entry["key"] for entry in entries})}
