@@ -16,7 +16,7 @@ from scraper.store import sqlite_ops as ops
 from scraper.store.documents import matches, sort_docs
 from scraper.store.sqlite import SqliteStore
 from scraper.store.sqlite_query import order_by, where
-from scraper.store.sqlite_schema import APPLICATION_ID, open_file
+from scraper.store.sqlite_schema import APPLICATION_ID, SCHEMA_VERSION, open_file
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WORDS = ["社会", "国际", "Hot news", "hot", "", "法制"]
@@ -86,6 +86,44 @@ def test_sql_pages_equal_python_for_any_query_and_sort(conn: sqlite3.Connection)
     assert pushed > 200  # most of them were answered by SQL alone
 
 
+def _lists(rng: random.Random) -> Any:
+    """A video's lists as a careless writer might leave them, missing included."""
+    return rng.choice([
+        "missing", None, [], ["category:a"], ["category:b", "channel:U1"],
+        ["channel:U1", "category:a"], ["category:a", 1], "category:a", [["category:a"]],
+        ['say "hi"\x1f'], {"a": 1},
+    ])
+
+
+def test_an_array_column_answers_as_python_does(tmp_path: Path) -> None:
+    connection, _ = open_file(tmp_path / "lists.db")
+    rng = random.Random(3)
+    docs = []
+    for n in range(200):
+        doc: dict[str, Any] = {"_id": f"v{n:03}", "crawl": {"run_id": rng.choice(["r1", "r2"])}}
+        if (lists := _lists(rng)) != "missing":
+            doc["lists"] = lists
+        docs.append(doc)
+    ops.in_write(connection, ops.put, "videos", docs)
+    runs = {"crawl.run_id": {"$in": ["r1"]}}
+    queries: list[tuple[dict[str, Any], bool]] = [  # (query, answered by SQL alone)
+        ({"$or": [{"lists": {"$elemMatch": {"$eq": "category:a"}}},
+                  {"lists": None, **runs}, {"lists": [], **runs}]}, True),
+        ({"lists": {"$elemMatch": {"$eq": 'say "hi"\x1f'}}}, True),
+        ({"lists": None}, True), ({"lists": []}, True),
+        ({"lists": ["category:b", "channel:U1"]}, True),
+        ({"lists": {"$in": [None, [], ["category:a"]]}}, True), ({"lists": {"$in": []}}, True),
+        ({"lists": "category:a"}, False), ({"lists": {"$elemMatch": {"$gt": "c"}}}, False),
+        ({"lists": {"$in": ["category:a"]}}, False), ({"lists": ["category:a", 1]}, False),
+    ]
+    for query, exact in queries:
+        want = sorted(d["_id"] for d in docs if matches(d, query))
+        assert [d["_id"] for d in ops.find(connection, "videos", query)] == want, query
+        assert ops.count(connection, "videos", query) == len(want), query
+        assert where("videos", query).complete is exact, query
+    assert order_by("videos", [("lists", 1)]) is None  # never sorted in SQL
+
+
 def test_unknown_fields_and_types_are_left_to_python() -> None:
     assert where("videos", {"tags": "社会"}).complete is False
     assert where("videos", {"stat_play": True}).complete is False
@@ -116,7 +154,7 @@ async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     old.execute("CREATE TABLE videos (id PRIMARY KEY, doc BLOB NOT NULL)")
     for n, plays in enumerate([30, 10, 20]):
         doc = {"_id": f"v{n}", "stat_play": plays, "title": f"t{n}",
-               "crawl": {"last": T0, "run_id": "r1"}}
+               "crawl": {"last": T0, "run_id": "r1"}, "lists": [f"category:c{n % 2}"]}
         old.execute("INSERT INTO videos VALUES (?, ?)", (doc["_id"], bson.encode(doc)))
     old.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     old.execute("PRAGMA user_version = 1")
@@ -126,7 +164,9 @@ async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
                                      sort=[("stat_play", -1)], limit=2)
         assert [d["_id"] for d in page] == ["v0", "v2"]
         assert await store.count("videos", {"stat_play": {"$lt": 25}}) == 2
+        assert await store.distinct("videos", "_id", {
+            "lists": {"$elemMatch": {"$eq": "category:c0"}}}) == ["v0", "v2"]
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert check.execute('SELECT id, stat_play, "crawl.run_id" FROM videos ORDER BY id'
                          ).fetchall() == [("v0", 30, "r1"), ("v1", 10, "r1"), ("v2", 20, "r1")]

@@ -15,7 +15,7 @@ __all__ = ["INDEXES"]
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "videos": [[("crawl.last", 1)], [("stat_play", 1)], [("comment_total", 1)],
                [("category", 1)], [("channel_name", 1)], [("channel_link", 1)],
-               [("status", 1)]],
+               [("status", 1)], [("lists", 1)]],
     "comments": [[("vid", 1)]],
     "snapshots": [[("vid", 1), ("ts", 1)], [("ts", 1)]],
     "frontier": [[("job", 1), ("state", 1), *CLAIM_SORT]],

@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .sqlite_schema import COLUMNS, DATE_COLUMNS, REGEX_FUNCTION, column_sql, sql_value
+from .sqlite_schema import (
+    ARRAY_COLUMNS,
+    ARRAY_SEP,
+    COLUMNS,
+    DATE_COLUMNS,
+    REGEX_FUNCTION,
+    array_text,
+    column_sql,
+    sql_value,
+)
 
 __all__ = ["Where", "order_by", "where"]
 
@@ -64,7 +73,7 @@ def order_by(collection: str, sort: Sequence[tuple[str, int]]) -> str | None:
     terms = []
     for path, direction in sort:
         column = _column(collection, path)
-        if column is None:
+        if column is None or path in ARRAY_COLUMNS:
             return None
         terms.append(f"{column} {'DESC' if direction < 0 else 'ASC'}")
     return "ORDER BY " + ", ".join([*terms, "id"])
@@ -90,6 +99,8 @@ def _or(collection: str, branches: list[Any], out: Where) -> None:
 
 def _condition(column: str, path: str, cond: Any) -> tuple[str, list[Any]] | None:
     """SQL for one field's condition, or None where it cannot be exact."""
+    if path in ARRAY_COLUMNS:
+        return _array_condition(column, cond)
     is_date = path in DATE_COLUMNS
     if isinstance(cond, Mapping) and any(str(op).startswith("$") for op in cond):
         parts = [_operator(column, is_date, op, operand, cond)
@@ -119,6 +130,35 @@ def _operator(column: str, is_date: bool, op: str, operand: Any,
         if not isinstance(options, str):
             return None
         return f"{REGEX_FUNCTION}(?, ?, {column})", [operand, options]
+    return None
+
+
+def _array_condition(column: str, cond: Any) -> tuple[str, list[Any]] | None:
+    """An array column's condition (``sqlite_schema.array_text``): null or missing,
+    equality with an array of strings, ``$in`` of those, and ``$elemMatch`` of ``$eq`` a
+    string (the array holds it). Anything else is left to ``matches``."""
+    if not (isinstance(cond, Mapping) and any(str(op).startswith("$") for op in cond)):
+        return _array_equal(column, cond)
+    if set(cond) == {"$in"} and isinstance(cond["$in"], list | tuple):
+        parts = [_array_equal(column, choice) for choice in cond["$in"]]
+        if not parts:
+            return "0", []
+        if any(part is None for part in parts):
+            return None
+        return ("(" + " OR ".join(p[0] for p in parts if p) + ")",
+                [v for p in parts if p for v in p[1]])
+    inner = cond.get("$elemMatch") if set(cond) == {"$elemMatch"} else None
+    if isinstance(inner, Mapping) and set(inner) == {"$eq"} and isinstance(inner["$eq"], str):
+        needle = ARRAY_SEP + json.dumps(inner["$eq"]) + ARRAY_SEP
+        return f"(typeof({column}) = 'text' AND instr({column}, ?) > 0)", [needle]
+    return None
+
+
+def _array_equal(column: str, value: Any) -> tuple[str, list[Any]] | None:
+    if value is None:
+        return f"{column} IS NULL", []
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return f"{column} = ?", [array_text(value)]
     return None
 
 

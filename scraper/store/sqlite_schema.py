@@ -13,6 +13,7 @@ else (another program's database, a file that is not SQLite) is refused, never w
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,11 +28,15 @@ from ..errors import StoreError
 from .documents import Doc, check_collection, get_path
 
 __all__ = [
+    "ARRAY_COLUMNS",
+    "ARRAY_SEP",
     "BUSY_TIMEOUT_S",
     "COLUMNS",
     "DATE_COLUMNS",
     "REGEX_FUNCTION",
+    "array_text",
     "column_sql",
+    "column_value",
     "decode",
     "decode_all",
     "ensure_table",
@@ -45,7 +50,8 @@ __all__ = [
 
 REGEX_FUNCTION = "scrape_regex"  # $regex in SQL: sqlite_query's where() calls it
 APPLICATION_ID = 0x53435250  # "SCRP": this file is a scrape store
-SCHEMA_VERSION = 2  # 2: the videos columns the dashboard filters and sorts by
+# 2: the videos columns the dashboard filters and sorts by; 3: the videos' lists
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to end
 
 # Document fields (dotted paths) copied into columns, per collection; the indexes below and
@@ -53,7 +59,7 @@ BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to e
 # what lets ``sqlite_query`` sort and compare in SQL exactly as MongoDB would.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "videos": ("stat_play", "comment_total", "category", "channel_name", "status", "title",
-               "crawl.last", "crawl.run_id", "channel_link"),
+               "crawl.last", "crawl.run_id", "channel_link", "lists"),
     "comments": ("vid",),
     "snapshots": ("vid", "ts"),
     "frontier": ("job", "state", "kind", "priority", "seq", "lease_until"),
@@ -63,6 +69,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "channel_snapshots": ("uid", "ts"),
 }
 DATE_COLUMNS = frozenset({"ts", "due", "lease_until", "started", "crawl.last", "last_visit"})
+# Array fields whose column holds the array as text (``array_text``), so SQL can ask
+# whether it holds a string (the catalogue categories a video was seen in); such a column
+# is never sorted by.
+ARRAY_COLUMNS = frozenset({"lists"})
+ARRAY_SEP = "\x1f"  # between two elements, and around them all
+_NOT_TEXT = "\x1e"  # an element that is not a string: it equals no string
 _INDEXES: dict[str, tuple[str, ...]] = {
     # (column, id): the page's ids come from the index alone, ties in id order (the
     # dashboard sorts by the first three descending, first).
@@ -129,12 +141,32 @@ def sql_value(value: Any) -> Any:
     return bytes([3 if isinstance(value, Mapping) else 4])
 
 
+def array_text(items: Sequence[Any]) -> str:
+    """An array as its column holds it: each string element JSON-quoted, every element
+    followed by ``ARRAY_SEP``, all after one more (``[]`` is one separator alone)."""
+    return ARRAY_SEP + "".join(
+        (json.dumps(item) if isinstance(item, str) else _NOT_TEXT) + ARRAY_SEP
+        for item in items)
+
+
+def column_value(doc: Mapping[str, Any], path: str) -> Any:
+    """What ``path``'s column holds for ``doc``: ``sql_value`` of the field, or for an
+    array column the array as text (null where the field is missing or null, and a blob,
+    which no condition matches, where it holds no array)."""
+    value = get_path(doc, path)
+    if path not in ARRAY_COLUMNS:
+        return sql_value(value)
+    if isinstance(value, list):
+        return array_text(value)
+    return None if value is None else bytes([2])
+
+
 def _row(collection: str, doc: Mapping[str, Any]) -> tuple[Any, ...]:
     doc_id = doc["_id"]
     if isinstance(doc_id, bool) or not isinstance(doc_id, str | int):
         raise TypeError(f"document ids are str or int, not {type(doc_id).__name__}")
     columns = COLUMNS.get(collection, ())
-    return (doc_id, bson.encode(doc), *(sql_value(get_path(doc, name)) for name in columns))
+    return (doc_id, bson.encode(doc), *(column_value(doc, name) for name in columns))
 
 
 def upsert_rows(
@@ -265,8 +297,8 @@ def _add_columns(conn: sqlite3.Connection, collection: str) -> None:
         if not rows:
             break
         conn.executemany(f"UPDATE {name} SET {sets} WHERE rowid = ?", (
-            (*(sql_value(get_path(decode(doc), c)) for c in missing), rowid)
-            for rowid, doc in rows))
+            (*(column_value(decoded, c) for c in missing), rowid)
+            for rowid, decoded in ((rowid, decode(doc)) for rowid, doc in rows)))
         last = rows[-1][0]
     ensure_table(conn, collection)  # the table if new, and the indexes
 
