@@ -1,8 +1,8 @@
 """Chromium launched early: while the rest of the program is still being imported.
 
-Starting Chromium takes about as long as importing the crawl's modules (aiohttp,
-pydantic models, parsel...), and neither needs the other: a command starts the launch
-first, imports the rest meanwhile, and hands the launched browser to the crawl. The
+Starting Chromium takes less time than importing the crawl's modules (aiohttp, pydantic
+models, parsel...), and neither needs the other: a command starts the launch first,
+imports the rest meanwhile, and hands the launched browser to the crawl. The
 launch also opens the crawl's tabs and, given the first page the crawl will read, starts
 loading it in the first tab (``Tab.preload``), so Chromium renders it while Python is
 still importing. This module imports only what the launch needs.
